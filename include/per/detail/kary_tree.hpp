@@ -1,0 +1,196 @@
+#ifndef PER_DETAIL_KARY_TREE_HPP
+#define PER_DETAIL_KARY_TREE_HPP
+
+#include "aligned_allocator.hpp"
+#include "assert.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace per::detail {
+
+// The fan-out that makes one node of T exactly one cache line (8 doubles, 16 floats).
+template <class T>
+inline constexpr std::size_t cache_line_fanout = cache_line_bytes / sizeof(T);
+
+// Reduce policies for kary_tree. A policy is a stateless type with
+//   static T identity() noexcept        the value of an empty slot,
+//   static T combine(T a, T b) noexcept associative (up to rounding) and commutative.
+template <class T>
+struct sum_reduce {
+    static constexpr T identity() noexcept { return T(0); }
+    static constexpr T combine(T a, T b) noexcept { return a + b; }
+};
+
+template <class T>
+struct min_reduce {
+    static constexpr T identity() noexcept { return std::numeric_limits<T>::infinity(); }
+    static constexpr T combine(T a, T b) noexcept { return b < a ? b : a; }
+};
+
+// The storage and update logic shared by sum_tree and min_tree: a complete Fanout-ary tree over
+// `capacity` leaves.
+//
+// Layout. Leaves are stored in their own array, grouped in "leaf nodes" of Fanout consecutive
+// slots (padded with identity()). Above them, inner levels are stored top-down in one array:
+// level 0 is the root node, and entry j of node n on level l holds the reduction of child node
+// n * Fanout + j one level below (a leaf node below the last inner level). Hence the entry for
+// child node c on level l sits at offset(l) + c, and walking up from a leaf is a division by
+// Fanout per level. With Fanout * sizeof(T) == 64 and 64-byte aligned storage, every node is one
+// cache line, and a root-to-leaf walk touches log_Fanout(capacity) + 1 lines.
+//
+// Exactness. An entry is never adjusted by a delta: after a leaf changes, each entry on the path
+// is recomputed as the left-to-right reduction of its child node's Fanout values. Every entry
+// is therefore a fixed function of the current leaves (no drift over any number of updates),
+// and the root of a tree equals the root of a tree freshly built from the same leaves, bit for
+// bit.
+template <class T, std::size_t Fanout, class Reduce>
+class kary_tree {
+    static_assert(std::is_floating_point_v<T>, "kary_tree holds float, double or long double");
+    static_assert(Fanout >= 2, "a tree node needs at least two children");
+
+public:
+    using value_type = T;
+    using size_type = std::size_t;
+    using storage = std::vector<T, aligned_allocator<T>>;
+
+    static constexpr size_type fanout = Fanout;
+    // Deep enough for any capacity that fits in memory (Fanout^64 > 2^64).
+    static constexpr size_type max_depth = 64;
+
+    // Precondition: 0 < capacity <= max_capacity() (checked by the public wrappers).
+    explicit kary_tree(size_type capacity)
+        : m_capacity(capacity) {
+        PER_ASSERT(capacity > 0 && capacity <= max_capacity());
+        const size_type leaf_nodes = ceil_div(capacity, Fanout);
+        // Entries per inner level, bottom-up first, then reversed into top-down offsets.
+        std::array<size_type, max_depth> entries_bottom_up{};
+        size_type children = leaf_nodes;
+        do {
+            const size_type nodes = ceil_div(children, Fanout);
+            entries_bottom_up[m_depth++] = nodes * Fanout;
+            children = nodes;
+        } while (children > 1);
+        size_type offset = 0;
+        for (size_type level = 0; level < m_depth; ++level) {
+            m_offsets[level] = offset;
+            offset += entries_bottom_up[m_depth - 1 - level];
+        }
+        m_leaves.assign(leaf_nodes * Fanout, Reduce::identity());
+        m_inner.assign(offset, Reduce::identity());
+        m_root = Reduce::identity();
+    }
+
+    // The largest capacity whose storage sizes cannot overflow size_type.
+    static constexpr size_type max_capacity() noexcept {
+        return std::numeric_limits<size_type>::max() / (4 * sizeof(T) * Fanout);
+    }
+
+    size_type capacity() const noexcept { return m_capacity; }
+    size_type depth() const noexcept { return m_depth; }
+    T root() const noexcept { return m_root; }
+    T leaf(size_type index) const noexcept { return m_leaves[index]; }
+
+    const T* leaf_node(size_type node) const noexcept { return m_leaves.data() + node * Fanout; }
+    const T* inner_node(size_type level, size_type node) const noexcept {
+        return m_inner.data() + m_offsets[level] + node * Fanout;
+    }
+
+    // Bytes of heap storage: leaves plus inner levels (padding included).
+    size_type memory_bytes() const noexcept {
+        return (m_leaves.size() + m_inner.size()) * sizeof(T);
+    }
+
+    // O(Fanout * depth). Sets a leaf and recomputes the entries on its path to the root.
+    void set(size_type index, T value) noexcept {
+        PER_ASSERT(index < m_capacity);
+        m_leaves[index] = value;
+        size_type child = index / Fanout;
+        T reduced = reduce_node(leaf_node(child));
+        for (size_type level = m_depth; level-- > 0;) {
+            m_inner[m_offsets[level] + child] = reduced;
+            child /= Fanout;
+            reduced = reduce_node(inner_node(level, child));
+        }
+        m_root = reduced;
+    }
+
+    // O(capacity). Every leaf back to identity().
+    void clear() noexcept {
+        std::fill(m_leaves.begin(), m_leaves.end(), Reduce::identity());
+        std::fill(m_inner.begin(), m_inner.end(), Reduce::identity());
+        m_root = Reduce::identity();
+    }
+
+    // O(capacity). Replaces the leaves with [first, first + count) followed by identity(), and
+    // recomputes every inner entry bottom-up with the same reductions set() uses.
+    template <class Iterator>
+    void assign(Iterator first, size_type count) {
+        PER_ASSERT(count <= m_capacity);
+        auto out = m_leaves.begin();
+        for (size_type i = 0; i < count; ++i, ++first, ++out) {
+            *out = static_cast<T>(*first);
+        }
+        std::fill(out, m_leaves.end(), Reduce::identity());
+        rebuild();
+    }
+
+    // O(capacity). Recomputes all inner entries from the leaves.
+    void rebuild() noexcept {
+        size_type level = m_depth - 1;
+        for (size_type child = 0; child * Fanout < m_leaves.size(); ++child) {
+            m_inner[m_offsets[level] + child] = reduce_node(leaf_node(child));
+        }
+        while (level-- > 0) {
+            const size_type entries_below = level_entries(level + 1);
+            for (size_type child = 0; child * Fanout < entries_below; ++child) {
+                m_inner[m_offsets[level] + child] = reduce_node(inner_node(level + 1, child));
+            }
+        }
+        m_root = reduce_node(inner_node(0, 0));
+    }
+
+    void swap(kary_tree& other) noexcept {
+        std::swap(m_capacity, other.m_capacity);
+        std::swap(m_depth, other.m_depth);
+        std::swap(m_offsets, other.m_offsets);
+        m_leaves.swap(other.m_leaves);
+        m_inner.swap(other.m_inner);
+        std::swap(m_root, other.m_root);
+    }
+
+    // The left fold of one node's Fanout values: the only way entries are ever computed, so
+    // that a search that accumulates a node's values left to right reproduces them exactly.
+    static T reduce_node(const T* node) noexcept {
+        T result = node[0];
+        for (size_type k = 1; k < Fanout; ++k) {
+            result = Reduce::combine(result, node[k]);
+        }
+        return result;
+    }
+
+private:
+    static constexpr size_type ceil_div(size_type a, size_type b) noexcept {
+        return a / b + (a % b != 0);
+    }
+
+    size_type level_entries(size_type level) const noexcept {
+        const size_type end = level + 1 < m_depth ? m_offsets[level + 1] : m_inner.size();
+        return end - m_offsets[level];
+    }
+
+    size_type m_capacity = 0;
+    size_type m_depth = 0; // number of inner levels, >= 1
+    std::array<size_type, max_depth> m_offsets{};
+    storage m_leaves;
+    storage m_inner;
+    T m_root{};
+};
+
+} // namespace per::detail
+
+#endif // PER_DETAIL_KARY_TREE_HPP

@@ -1,0 +1,10 @@
+#ifndef PER_PER_HPP
+#define PER_PER_HPP
+
+// The whole public library in one include. Each header below also works on its own, for code
+// that wants only a part (e.g. <per/sum_tree.hpp> for the data structure alone).
+#include "min_tree.hpp"
+#include "sum_tree.hpp"
+#include "version.hpp"
+
+#endif // PER_PER_HPP

@@ -1,0 +1,258 @@
+#ifndef PER_SUM_TREE_HPP
+#define PER_SUM_TREE_HPP
+
+#include "detail/assert.hpp"
+#include "detail/error.hpp"
+#include "detail/kary_tree.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace per {
+
+// A sum tree ("segment tree of sums") over `capacity` non-negative leaves: set a leaf in
+// O(log N), read the total in O(1), and find the leaf whose cumulative interval contains a
+// prefix value u in O(log N). Sampling a leaf with probability value / total() is
+// find_prefix(total() * U) with U uniform in [0, 1): the core of prioritized replay.
+//
+// T is float or double. Each node holds Fanout children in one cache line by default
+// (8 doubles or 16 floats), so a search touches about log_Fanout(N) lines instead of log2(N).
+//
+// Exactness: inner sums are recomputed from their children on every update, never adjusted by
+// deltas, so total() does not drift over any number of updates: it equals the sum of the leaves
+// up to the rounding of one summation (relative error below depth * Fanout * epsilon(T)), and
+// it is bit-identical to the total of a tree freshly built from the same leaves.
+//
+// Search contract: leaf i owns the half-open interval [S(i-1), S(i)) of prefix values, where
+// S(i) is the sum of leaves 0..i. find_prefix never returns an index >= capacity() nor a leaf
+// whose value is zero, even when rounding in the inner sums puts u past the last non-empty
+// child of a node (it then takes the last non-empty child).
+//
+// Exceptions: every member that takes user input validates it first and throws
+// std::invalid_argument or std::out_of_range naming the argument and its value; the tree is
+// then unchanged (strong guarantee). Construction may throw std::bad_alloc.
+// Thread safety: const members may run concurrently; set/assign/clear need exclusive access.
+template <class T = double, std::size_t Fanout = detail::cache_line_fanout<T>>
+class sum_tree {
+    using core = detail::kary_tree<T, Fanout, detail::sum_reduce<T>>;
+
+public:
+    using value_type = T;
+    using size_type = std::size_t;
+
+    static constexpr size_type fanout = Fanout;
+
+    // O(N). A tree of `capacity` leaves, all zero.
+    // Throws std::invalid_argument if capacity is 0, std::length_error if it exceeds
+    // max_capacity(), std::bad_alloc if memory runs out.
+    explicit sum_tree(size_type capacity)
+        : m_tree(checked_capacity(capacity)) {}
+
+    // The largest capacity the index arithmetic supports (memory runs out long before).
+    static constexpr size_type max_capacity() noexcept { return core::max_capacity(); }
+
+    size_type capacity() const noexcept { return m_tree.capacity(); }
+
+    // The largest value a leaf accepts: max finite T / (2 * capacity), so that no total of
+    // accepted leaves can overflow to infinity.
+    T max_value() const noexcept {
+        return std::numeric_limits<T>::max() / (T(2) * static_cast<T>(capacity()));
+    }
+
+    // O(1). The sum of all leaves (see "Exactness" above).
+    T total() const noexcept { return m_tree.root(); }
+
+    // O(1). The value of leaf `index`. Throws std::out_of_range if index >= capacity().
+    T get(size_type index) const {
+        check_index("per::sum_tree::get", index);
+        return m_tree.leaf(index);
+    }
+
+    // O(Fanout * log_Fanout N). Sets leaf `index` to `value` and updates the sums above it.
+    // Throws std::out_of_range if index >= capacity(); std::invalid_argument if value is NaN,
+    // infinite, negative or above max_value(). The tree is unchanged when it throws.
+    void set(size_type index, T value) {
+        check_index("per::sum_tree::set", index);
+        check_value("per::sum_tree::set", "value", value);
+        m_tree.set(index, value);
+    }
+
+    // set without validation, for callers that validated the value already (the samplers).
+    // Precondition: index < capacity(), 0 <= value <= max_value() (checked by PER_ASSERT).
+    void set_unchecked(size_type index, T value) noexcept {
+        PER_ASSERT(index < capacity() && value >= T(0) && value <= max_value());
+        m_tree.set(index, value);
+    }
+
+    // O(N). Leaves 0..count-1 take the values of [first, last) (converted to T), the rest zero.
+    // Throws std::invalid_argument if the range holds more than capacity() values or any value
+    // set() would reject (the message gives its position). The tree is unchanged when it throws.
+    template <class InputIterator>
+    void assign(InputIterator first, InputIterator last) {
+        std::vector<T> values;
+        for (; first != last; ++first) {
+            if (values.size() == capacity()) {
+                detail::throw_invalid_argument(
+                    "per::sum_tree::assign", "range size", values.size() + 1,
+                    "(or more) must be <= capacity() = " + std::to_string(capacity()));
+            }
+            const T value = static_cast<T>(*first);
+            check_value("per::sum_tree::assign", "value", value, values.size());
+            values.push_back(value);
+        }
+        core staged(capacity());
+        staged.assign(values.begin(), values.size());
+        m_tree.swap(staged);
+    }
+
+    // O(N). All leaves back to zero.
+    void clear() noexcept { m_tree.clear(); }
+
+    // O(Fanout * log_Fanout N). The leaf i with S(i-1) <= u < S(i): the result is < capacity()
+    // and get(result) > 0. Throws std::invalid_argument if u is NaN, std::out_of_range if u is
+    // not in [0, total()) — which includes every u when all leaves are zero.
+    size_type find_prefix(T u) const {
+        check_prefix("per::sum_tree::find_prefix", u);
+        return find_prefix_unchecked(u);
+    }
+
+    // O(count * Fanout * log_Fanout N). find_prefix for `count` prefix values at once, writing
+    // the leaves to indices[0..count). Faster than one call per value: the queries descend the
+    // tree level by level together, so their memory accesses overlap. Sorted u (as stratified
+    // sampling produces) are fastest. Throws as find_prefix for the first invalid u, before
+    // writing any index.
+    void find_prefix_batch(const T* u, size_type count, size_type* indices) const {
+        for (size_type i = 0; i < count; ++i) {
+            check_prefix("per::sum_tree::find_prefix_batch", u[i], i);
+        }
+        find_prefix_batch_unchecked(u, count, indices);
+    }
+
+    // find_prefix without validation, for samplers that generate u themselves.
+    // Precondition: total() > 0 and u >= 0 (not NaN), checked by PER_ASSERT. A u >= total(),
+    // which rounding in total() * U can produce, yields the last leaf with a non-zero value.
+    size_type find_prefix_unchecked(T u) const noexcept {
+        PER_ASSERT(total() > T(0) && u >= T(0));
+        size_type node = 0;
+        for (size_type level = 0; level < m_tree.depth(); ++level) {
+            node = node * Fanout + descend(m_tree.inner_node(level, node), u);
+        }
+        return node * Fanout + descend(m_tree.leaf_node(node), u);
+    }
+
+    // find_prefix_batch without validation; same precondition as find_prefix_unchecked.
+    void find_prefix_batch_unchecked(const T* u, size_type count,
+                                     size_type* indices) const noexcept {
+        // Queries go down in chunks that fit on the stack: within a chunk all queries finish
+        // one level before any starts the next, so their cache misses are in flight together.
+        constexpr size_type chunk = 64;
+        T remaining[chunk];
+        for (size_type begin = 0; begin < count; begin += chunk) {
+            const size_type size = count - begin < chunk ? count - begin : chunk;
+            size_type* node = indices + begin;
+            for (size_type q = 0; q < size; ++q) {
+                PER_ASSERT(u[begin + q] >= T(0));
+                remaining[q] = u[begin + q];
+                node[q] = 0;
+            }
+            for (size_type level = 0; level < m_tree.depth(); ++level) {
+                for (size_type q = 0; q < size; ++q) {
+                    node[q] =
+                        node[q] * Fanout + descend(m_tree.inner_node(level, node[q]), remaining[q]);
+                }
+            }
+            for (size_type q = 0; q < size; ++q) {
+                node[q] = node[q] * Fanout + descend(m_tree.leaf_node(node[q]), remaining[q]);
+            }
+        }
+    }
+
+    // Bytes of heap storage the tree uses (leaves, inner sums, padding): about
+    // sizeof(T) * N * Fanout / (Fanout - 1).
+    size_type memory_bytes() const noexcept { return m_tree.memory_bytes(); }
+
+private:
+    // Picks the child of `node` whose prefix interval holds u, and makes u relative to it.
+    // The running sums are the same left fold that produced the parent's entry, so a u below
+    // that entry always finds a child, and that child is non-empty: a child reached with
+    // s(k-1) <= u < s(k) has s(k) > s(k-1), which adding a zero can never produce. Only when
+    // u >= s(Fanout-1) (rounding, or the u >= total() of the unchecked interface) does the
+    // count run past the end; then the last non-empty child is taken and u set to infinity, so
+    // that every level below takes its last non-empty child as well.
+    static size_type descend(const T* node, T& u) noexcept {
+        T prefix[Fanout];
+        T running = node[0];
+        prefix[0] = running;
+        for (size_type k = 1; k < Fanout; ++k) {
+            running += node[k];
+            prefix[k] = running;
+        }
+        size_type child = 0;
+        for (size_type k = 0; k < Fanout; ++k) {
+            child += prefix[k] <= u;
+        }
+        if (child < Fanout) {
+            if (child > 0) {
+                u -= prefix[child - 1];
+            }
+            return child;
+        }
+        child = Fanout - 1;
+        while (child > 0 && !(node[child] > T(0))) {
+            --child;
+        }
+        u = std::numeric_limits<T>::infinity();
+        return child;
+    }
+
+    static size_type checked_capacity(size_type capacity) {
+        detail::check_capacity("per::sum_tree", capacity, max_capacity());
+        return capacity;
+    }
+
+    void check_index(const char* where, size_type index) const {
+        detail::check_index(where, "index", index, capacity());
+    }
+
+    void check_value(const char* where, const char* argument, T value,
+                     size_type position = npos) const {
+        if (!(value >= T(0)) || !(value <= max_value())) {
+            const std::string requirement =
+                std::isfinite(value) && value > T(0)
+                    ? "must be <= max_value() = " + detail::format_value(max_value())
+                    : std::string("must be finite and >= 0");
+            detail::throw_invalid_argument(where, argument, value,
+                                           requirement + at_position(position));
+        }
+    }
+
+    void check_prefix(const char* where, T u, size_type position = npos) const {
+        if (std::isnan(u)) {
+            detail::throw_invalid_argument(where, "u", u,
+                                           "must be a number" + at_position(position));
+        }
+        if (!(u >= T(0) && u < total())) {
+            detail::throw_out_of_range(
+                where, "u", u,
+                "must be in [0, total()) = [0, " + detail::format_value(total()) + ")" +
+                    (total() > T(0) ? std::string() : std::string(": every leaf is zero")) +
+                    at_position(position));
+        }
+    }
+
+    static constexpr size_type npos = static_cast<size_type>(-1);
+    static std::string at_position(size_type position) {
+        return position == npos ? std::string() : " (at position " + std::to_string(position) + ")";
+    }
+
+    core m_tree;
+};
+
+} // namespace per
+
+#endif // PER_SUM_TREE_HPP
