@@ -1,19 +1,33 @@
-#include <per/sum_tree.hpp>
+#include <per/per.hpp>
 
 #include <cstdio>
 #include <random>
+#include <vector>
+
+struct transition {
+    int state = 0;
+    int action = 0;
+    float reward = 0;
+};
 
 int main() {
-    per::sum_tree<> priorities(4); // four leaves, all zero
-    priorities.set(0, 1.0);
-    priorities.set(1, 3.0);
-    priorities.set(3, 6.0); // leaf 2 stays zero: it is never drawn
+    per::prioritized_replay<transition> buffer(100'000, per::replay_options{}.alpha(0.6));
+    per::linear_schedule beta(0.4, 1.0, 10'000); // importance-sampling exponent, annealed to 1
+    std::mt19937_64 rng(42);                     // you pass the engine: same seed, same batches
 
-    // Draw leaf i with probability priority(i) / total(): 0.1, 0.3, 0 and 0.6.
-    std::mt19937_64 rng(42);
-    std::uniform_real_distribution<double> uniform(0.0, priorities.total());
-    for (int draw = 0; draw < 5; ++draw) {
-        const std::size_t leaf = priorities.find_prefix(uniform(rng));
-        std::printf("drew leaf %zu (priority %.0f)\n", leaf, priorities.get(leaf));
+    for (int step = 0; step < 10'000; ++step) {
+        buffer.push(transition{step, step % 4, 0.0f}); // new items get the running max priority
+        if (buffer.size() < 256) {
+            continue;
+        }
+        auto batch = buffer.sample(32, beta(step), rng); // O(32 log N): items, handles, weights
+        std::vector<double> td_errors(batch.size());
+        for (std::size_t k = 0; k < batch.size(); ++k) {
+            // Your learner goes here: scale each loss by batch.weights()[k], measure |TD error|.
+            td_errors[k] = 0.001 * (batch[k].state % 100);
+        }
+        buffer.update_priorities(batch.handles(), td_errors); // epsilon is added for you
     }
+    std::printf("%zu items, max priority %.3f, P(slot 0) = %.2e\n", buffer.size(),
+                buffer.max_priority(), buffer.probability(0));
 }

@@ -3,7 +3,15 @@
 
 // The whole public library in one include. Each header below also works on its own, for code
 // that wants only a part (e.g. <per/sum_tree.hpp> for the data structure alone).
+#include "importance.hpp"
 #include "min_tree.hpp"
+#include "naive_replay.hpp"
+#include "prioritized_replay.hpp"
+#include "prioritized_sampler.hpp"
+#include "replay_batch.hpp"
+#include "replay_options.hpp"
+#include "sample_batch.hpp"
+#include "schedule.hpp"
 #include "sum_tree.hpp"
 #include "version.hpp"
 

@@ -1,0 +1,108 @@
+#ifndef PER_REPLAY_BATCH_HPP
+#define PER_REPLAY_BATCH_HPP
+
+#include "sample_batch.hpp"
+
+#include <cstddef>
+#include <iterator>
+#include <utility>
+#include <vector>
+
+namespace per {
+
+// A sampled batch of a replay buffer: the sample_batch (handles, slots, weights,
+// probabilities) plus read access to the sampled items themselves, by reference (nothing is
+// copied). batch[k] is the item of the k-th draw; `for (const Item& item : batch.items())`
+// walks them in draw order.
+//
+// The item references point into the buffer's storage: they stay valid until the buffer is
+// next modified (push, clear) or destroyed. Reusing one batch object across sample() calls
+// reuses its storage.
+template <class Item>
+class replay_batch {
+public:
+    using item_type = Item;
+
+    // A forward iterator over the sampled items, in draw order.
+    class item_iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = Item;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const Item*;
+        using reference = const Item&;
+
+        item_iterator() = default;
+        reference operator*() const noexcept { return m_items[*m_slot]; }
+        pointer operator->() const noexcept { return m_items + *m_slot; }
+        item_iterator& operator++() noexcept {
+            ++m_slot;
+            return *this;
+        }
+        item_iterator operator++(int) noexcept {
+            item_iterator before = *this;
+            ++m_slot;
+            return before;
+        }
+        friend bool operator==(const item_iterator& a, const item_iterator& b) noexcept {
+            return a.m_slot == b.m_slot;
+        }
+        friend bool operator!=(const item_iterator& a, const item_iterator& b) noexcept {
+            return a.m_slot != b.m_slot;
+        }
+
+    private:
+        friend class replay_batch;
+        item_iterator(const Item* items, const std::size_t* slot) noexcept
+            : m_items(items)
+            , m_slot(slot) {}
+        const Item* m_items = nullptr;
+        const std::size_t* m_slot = nullptr;
+    };
+
+    // The sampled items as a range for range-for.
+    struct item_range {
+        item_iterator first;
+        item_iterator last;
+        item_iterator begin() const noexcept { return first; }
+        item_iterator end() const noexcept { return last; }
+    };
+
+    std::size_t size() const noexcept { return m_batch.size(); }
+    bool empty() const noexcept { return m_batch.empty(); }
+
+    // The item of the k-th draw. Precondition: k < size() (unchecked, like std::vector).
+    const Item& operator[](std::size_t k) const noexcept { return m_items[m_batch.slots()[k]]; }
+
+    // The range iterates over this batch's slots: not available on a temporary batch.
+    item_range items() const& noexcept {
+        const std::size_t* slots = m_batch.slots().data();
+        return {item_iterator(m_items, slots), item_iterator(m_items, slots + size())};
+    }
+    item_range items() && = delete;
+
+    const std::vector<replay_handle>& handles() const& noexcept { return m_batch.handles(); }
+    const std::vector<std::size_t>& slots() const& noexcept { return m_batch.slots(); }
+    const std::vector<double>& weights() const& noexcept { return m_batch.weights(); }
+    const std::vector<double>& probabilities() const& noexcept { return m_batch.probabilities(); }
+
+    // On a temporary batch the accessors hand its vectors over by value (see sample_batch).
+    std::vector<replay_handle> handles() && noexcept { return std::move(m_batch).handles(); }
+    std::vector<std::size_t> slots() && noexcept { return std::move(m_batch).slots(); }
+    std::vector<double> weights() && noexcept { return std::move(m_batch).weights(); }
+    std::vector<double> probabilities() && noexcept { return std::move(m_batch).probabilities(); }
+
+    // The batch without the items.
+    const sample_batch& indices() const& noexcept { return m_batch; }
+    sample_batch indices() && noexcept { return std::move(m_batch); }
+
+private:
+    friend struct detail::batch_writer;
+
+    sample_batch m_batch;
+    const Item* m_items = nullptr;
+};
+
+} // namespace per
+
+#endif // PER_REPLAY_BATCH_HPP
