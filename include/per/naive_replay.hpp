@@ -22,6 +22,10 @@
 
 namespace per {
 
+namespace detail {
+struct checkpoint_access; // checkpoint.hpp: save / load of the private state
+} // namespace detail
+
 // The O(N) reference prioritized replay buffer, written the way the PER tutorials write it
 // (tutorial design 1): a ring of items beside an array of raw priorities, and on every sample
 // the sampling weights p^alpha of the items present are recomputed, summed, accumulated and
@@ -277,6 +281,7 @@ public:
     size_type next_slot() const noexcept { return m_next; }
 
 private:
+    friend struct detail::checkpoint_access;
     static constexpr const char* where_constructor = "per::naive_prioritized_replay";
 
     static const replay_options& validated(const replay_options& options) {

@@ -14,6 +14,10 @@
 
 namespace per {
 
+namespace detail {
+struct checkpoint_access; // checkpoint.hpp: save / load of the private state
+} // namespace detail
+
 // A prioritized experience replay buffer: a ring of `capacity` items plus a sampler that keeps
 // their priorities. What the PER tutorials' users want, in O(log N):
 //
@@ -159,6 +163,7 @@ public:
     const Sampler& sampler() const noexcept { return m_sampler; }
 
 private:
+    friend struct detail::checkpoint_access;
     template <class Value>
     replay_handle emplace_item(Value&& item, double priority) {
         const size_type slot = m_next;

@@ -21,6 +21,10 @@
 
 namespace per {
 
+namespace detail {
+struct checkpoint_access; // checkpoint.hpp: save / load of the private state
+} // namespace detail
+
 // The storage-agnostic logic of proportional prioritized replay over slots 0..capacity-1: it
 // knows which slots hold an item and with what priority, samples slots, computes
 // importance-sampling weights, and applies priority updates. It stores no items, so codebases
@@ -319,6 +323,7 @@ public:
     }
 
 private:
+    friend struct detail::checkpoint_access;
     static constexpr double empty_slot = -1.0; // m_raw marker; raw priorities are >= 0
     static constexpr const char* where_constructor = "per::prioritized_sampler";
 

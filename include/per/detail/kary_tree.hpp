@@ -43,12 +43,18 @@ struct min_reduce {
 // Fanout per level. With Fanout * sizeof(T) == 64 and 64-byte aligned storage, every node is one
 // cache line, and a root-to-leaf walk touches log_Fanout(capacity) + 1 lines.
 //
+// Prefixes. With KeepPrefixes (the sum tree), every inner node also has a second line holding
+// the inclusive running reductions of its entries, P(k) = e(0) (+) ... (+) e(k), computed by the
+// same left fold. A search then compares against P with no arithmetic in its dependency chain,
+// while the entries e stay the exact source of truth for updates. The second line costs
+// sizeof(T) * N / (Fanout - 1) bytes: one byte per slot for doubles.
+//
 // Exactness. An entry is never adjusted by a delta: after a leaf changes, each entry on the path
 // is recomputed as the left-to-right reduction of its child node's Fanout values. Every entry
 // is therefore a fixed function of the current leaves (no drift over any number of updates),
 // and the root of a tree equals the root of a tree freshly built from the same leaves, bit for
 // bit.
-template <class T, std::size_t Fanout, class Reduce>
+template <class T, std::size_t Fanout, class Reduce, bool KeepPrefixes = false>
 class kary_tree {
     static_assert(std::is_floating_point_v<T>, "kary_tree holds float, double or long double");
     static_assert(Fanout >= 2, "a tree node needs at least two children");
@@ -82,6 +88,9 @@ public:
         }
         m_leaves.assign(leaf_nodes * Fanout, Reduce::identity());
         m_inner.assign(offset, Reduce::identity());
+        if constexpr (KeepPrefixes) {
+            m_prefix.assign(offset, Reduce::identity());
+        }
         m_root = Reduce::identity();
     }
 
@@ -100,9 +109,15 @@ public:
         return m_inner.data() + m_offsets[level] + node * Fanout;
     }
 
+    // The running reductions of inner_node(level, node) (KeepPrefixes only).
+    const T* prefix_node(size_type level, size_type node) const noexcept {
+        static_assert(KeepPrefixes, "this tree keeps no prefixes");
+        return m_prefix.data() + m_offsets[level] + node * Fanout;
+    }
+
     // Bytes of heap storage: leaves plus inner levels (padding included).
     size_type memory_bytes() const noexcept {
-        return (m_leaves.size() + m_inner.size()) * sizeof(T);
+        return (m_leaves.size() + m_inner.size() + m_prefix.size()) * sizeof(T);
     }
 
     // O(Fanout * depth). Sets a leaf and recomputes the entries on its path to the root.
@@ -114,7 +129,7 @@ public:
         for (size_type level = m_depth; level-- > 0;) {
             m_inner[m_offsets[level] + child] = reduced;
             child /= Fanout;
-            reduced = reduce_node(inner_node(level, child));
+            reduced = refresh_node(level, child);
         }
         m_root = reduced;
     }
@@ -123,6 +138,7 @@ public:
     void clear() noexcept {
         std::fill(m_leaves.begin(), m_leaves.end(), Reduce::identity());
         std::fill(m_inner.begin(), m_inner.end(), Reduce::identity());
+        std::fill(m_prefix.begin(), m_prefix.end(), Reduce::identity());
         m_root = Reduce::identity();
     }
 
@@ -145,13 +161,20 @@ public:
         for (size_type child = 0; child * Fanout < m_leaves.size(); ++child) {
             m_inner[m_offsets[level] + child] = reduce_node(leaf_node(child));
         }
-        while (level-- > 0) {
-            const size_type entries_below = level_entries(level + 1);
-            for (size_type child = 0; child * Fanout < entries_below; ++child) {
-                m_inner[m_offsets[level] + child] = reduce_node(inner_node(level + 1, child));
+        for (;;) {
+            const size_type nodes = level_entries(level) / Fanout;
+            for (size_type node = 0; node < nodes; ++node) {
+                const T reduced = refresh_node(level, node);
+                if (level > 0) {
+                    m_inner[m_offsets[level - 1] + node] = reduced;
+                } else {
+                    m_root = reduced;
+                }
+            }
+            if (level-- == 0) {
+                break;
             }
         }
-        m_root = reduce_node(inner_node(0, 0));
     }
 
     void swap(kary_tree& other) noexcept {
@@ -160,6 +183,7 @@ public:
         std::swap(m_offsets, other.m_offsets);
         m_leaves.swap(other.m_leaves);
         m_inner.swap(other.m_inner);
+        m_prefix.swap(other.m_prefix);
         std::swap(m_root, other.m_root);
     }
 
@@ -174,6 +198,24 @@ public:
     }
 
 private:
+    // Recomputes the running reductions of an inner node (KeepPrefixes) and returns the node's
+    // reduction, which is the same left fold as reduce_node.
+    T refresh_node(size_type level, size_type node) noexcept {
+        const T* entries = inner_node(level, node);
+        if constexpr (KeepPrefixes) {
+            T* prefix = m_prefix.data() + m_offsets[level] + node * Fanout;
+            T running = entries[0];
+            prefix[0] = running;
+            for (size_type k = 1; k < Fanout; ++k) {
+                running = Reduce::combine(running, entries[k]);
+                prefix[k] = running;
+            }
+            return running;
+        } else {
+            return reduce_node(entries);
+        }
+    }
+
     static constexpr size_type ceil_div(size_type a, size_type b) noexcept {
         return a / b + (a % b != 0);
     }
@@ -188,6 +230,7 @@ private:
     std::array<size_type, max_depth> m_offsets{};
     storage m_leaves;
     storage m_inner;
+    storage m_prefix; // empty unless KeepPrefixes
     T m_root{};
 };
 

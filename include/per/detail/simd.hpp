@@ -1,0 +1,106 @@
+#ifndef PER_DETAIL_SIMD_HPP
+#define PER_DETAIL_SIMD_HPP
+
+#include <cstddef>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
+
+namespace per::detail {
+
+// The index of the lowest clear bit of a compare mask: with sorted values, the compares that
+// hold form a run of low bits, so this is their count. A single native instruction (bsf/tzcnt)
+// on GCC and Clang for every x86-64, unlike a population count, which is a library call unless
+// the build targets POPCNT.
+inline unsigned lowest_clear_bit(unsigned mask) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<unsigned>(__builtin_ctz(~mask));
+#else
+    unsigned index = 0;
+    while (mask & 1u) {
+        mask >>= 1;
+        ++index;
+    }
+    return index;
+#endif
+}
+
+// The number of values[k] <= u for k in [0, Count), where values is sorted ascending (a
+// node's inclusive prefix sums): the child a search descends to. The portable loop is
+// branch-free; on x86-64 the common node shapes (one cache line: 8 doubles or 16 floats) use
+// explicit compares, a mask and a bit scan: SSE2, which every x86-64 has, or AVX2 when the
+// build enables it (-mavx2 or -march=native). All paths give the same result for sorted,
+// NaN-free input (the trees hold no NaN).
+template <class T, std::size_t Count>
+inline std::size_t count_less_equal(const T* values, T u) noexcept {
+    if constexpr ((Count & (Count - 1)) == 0) {
+        // Branch-free binary search: log2(Count) + 1 compare-and-add steps on the sorted
+        // values, fewer instructions than Count compares.
+        std::size_t count = 0;
+        for (std::size_t step = Count / 2; step > 0; step /= 2) {
+            count += static_cast<std::size_t>(values[count + step - 1] <= u) * step;
+        }
+        return count + static_cast<std::size_t>(values[count] <= u);
+    } else {
+        std::size_t count = 0;
+        for (std::size_t k = 0; k < Count; ++k) {
+            count += values[k] <= u;
+        }
+        return count;
+    }
+}
+
+#if defined(__AVX2__)
+
+template <>
+inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
+    const __m256d key = _mm256_set1_pd(u);
+    const __m256d low = _mm256_cmp_pd(_mm256_loadu_pd(values), key, _CMP_LE_OQ);
+    const __m256d high = _mm256_cmp_pd(_mm256_loadu_pd(values + 4), key, _CMP_LE_OQ);
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_pd(low)) |
+                          (static_cast<unsigned>(_mm256_movemask_pd(high)) << 4);
+    return lowest_clear_bit(mask);
+}
+
+template <>
+inline std::size_t count_less_equal<float, 16>(const float* values, float u) noexcept {
+    const __m256 key = _mm256_set1_ps(u);
+    const __m256 low = _mm256_cmp_ps(_mm256_loadu_ps(values), key, _CMP_LE_OQ);
+    const __m256 high = _mm256_cmp_ps(_mm256_loadu_ps(values + 8), key, _CMP_LE_OQ);
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(low)) |
+                          (static_cast<unsigned>(_mm256_movemask_ps(high)) << 8);
+    return lowest_clear_bit(mask);
+}
+
+#elif defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+
+template <>
+inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
+    const __m128d key = _mm_set1_pd(u);
+    unsigned mask = 0;
+    for (int part = 0; part < 4; ++part) {
+        const __m128d lanes = _mm_cmple_pd(_mm_loadu_pd(values + 2 * part), key);
+        mask |= static_cast<unsigned>(_mm_movemask_pd(lanes)) << (2 * part);
+    }
+    return lowest_clear_bit(mask);
+}
+
+template <>
+inline std::size_t count_less_equal<float, 16>(const float* values, float u) noexcept {
+    const __m128 key = _mm_set1_ps(u);
+    unsigned mask = 0;
+    for (int part = 0; part < 4; ++part) {
+        const __m128 lanes = _mm_cmple_ps(_mm_loadu_ps(values + 4 * part), key);
+        mask |= static_cast<unsigned>(_mm_movemask_ps(lanes)) << (4 * part);
+    }
+    return lowest_clear_bit(mask);
+}
+
+#endif
+
+} // namespace per::detail
+
+#endif // PER_DETAIL_SIMD_HPP
