@@ -128,11 +128,12 @@ public:
     // As above, into an existing batch (whose storage is reused).
     template <class Generator>
     void sample(size_type batch_size, double beta, Generator& generator, replay_batch<Item>& out) {
-        check_sample("per::naive_prioritized_replay::sample", batch_size, beta);
+        const std::vector<double> item_weights =
+            check_sample("per::naive_prioritized_replay::sample", batch_size, beta);
         std::vector<replay_handle> handles(batch_size);
         std::vector<double> weights(batch_size);
         std::vector<double> probabilities(batch_size);
-        sample_checked(batch_size, beta, generator, handles.data(), weights.data(),
+        sample_checked(item_weights, batch_size, beta, generator, handles.data(), weights.data(),
                        probabilities.data());
         // Validation and the generator have run: only growing `out` (std::bad_alloc) can
         // still throw.
@@ -153,8 +154,9 @@ public:
     template <class Generator>
     void sample_into(size_type batch_size, double beta, Generator& generator,
                      replay_handle* handles, double* weights, double* probabilities) {
-        check_sample("per::naive_prioritized_replay::sample_into", batch_size, beta);
-        sample_checked(batch_size, beta, generator, handles, weights, probabilities);
+        const std::vector<double> item_weights =
+            check_sample("per::naive_prioritized_replay::sample_into", batch_size, beta);
+        sample_checked(item_weights, batch_size, beta, generator, handles, weights, probabilities);
     }
 
     // --- Priority updates -------------------------------------------------------------------
@@ -178,8 +180,12 @@ public:
                                            "must be < capacity() = " + std::to_string(m_capacity) +
                                                " (k = " + std::to_string(k) + ")");
             }
-            const std::string argument = "priorities[" + std::to_string(k) + "]";
-            check_priority(where, argument.c_str(), static_cast<double>(priorities[k]));
+            const double priority = static_cast<double>(priorities[k]);
+            if (!(std::isfinite(priority) && priority >= 0.0 &&
+                  fits(priority, m_options.alpha()))) {
+                const std::string argument = "priorities[" + std::to_string(k) + "]";
+                check_priority(where, argument.c_str(), priority);
+            }
         }
         size_type applied = 0;
         for (size_type k = 0; k < count; ++k) {
@@ -356,7 +362,9 @@ private:
         return count;
     }
 
-    void check_sample(const char* where, size_type batch_size, double beta) const {
+    // Validates a sample call and returns the sampling weights of the items present, which
+    // the sample then uses (computed once per call, as the tutorials do).
+    std::vector<double> check_sample(const char* where, size_type batch_size, double beta) const {
         if (batch_size == 0) {
             detail::throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
         }
@@ -367,7 +375,8 @@ private:
             throw std::out_of_range(std::string(where) +
                                     ": nothing to sample: the buffer is empty");
         }
-        const size_type sampleable = count_non_zero(present_weights());
+        std::vector<double> item_weights = present_weights();
+        const size_type sampleable = count_non_zero(item_weights);
         if (sampleable == 0) {
             throw std::out_of_range(std::string(where) + ": nothing to sample: none of the " +
                                     std::to_string(m_items.size()) +
@@ -379,6 +388,7 @@ private:
                                            ", the number of items with a non-zero priority "
                                            "weight, when sampling without replacement");
         }
+        return item_weights;
     }
 
     // The first slot whose running sum of weights exceeds u: cumulative[i] is the sum of
@@ -409,11 +419,11 @@ private:
         return cumulative;
     }
 
-    // Precondition: check_sample passed. Changes no member.
+    // Precondition: check_sample passed and returned item_weights. Changes no member.
     template <class Generator>
-    void sample_checked(size_type batch_size, double beta, Generator& generator,
-                        replay_handle* handles, double* weights, double* probabilities) const {
-        const std::vector<double> item_weights = present_weights();
+    void sample_checked(const std::vector<double>& item_weights, size_type batch_size, double beta,
+                        Generator& generator, replay_handle* handles, double* weights,
+                        double* probabilities) const {
         const std::vector<double> cumulative = running_sums(item_weights);
         const double total = cumulative.back();
 
