@@ -35,7 +35,7 @@ struct checkpoint_access; // checkpoint.hpp: save / load of the private state
 // Sampler is basic_prioritized_sampler<...> (the default: double-precision sum tree).
 //
 // Complexity: push, sample of B items and update of B priorities are O(log N), O(B log N),
-// O(B log N); set_alpha and clear are O(N). Memory: the items plus about 30 bytes per slot.
+// O(B log N); set_alpha and clear are O(N). Memory: the items plus about 24 bytes per slot.
 // Exceptions: bad arguments throw std::invalid_argument / std::out_of_range naming the argument
 // and its value, and leave the buffer exactly as before. push is as safe as Item's copy or move
 // assignment when it overwrites an old item (strong if that assignment is).

@@ -45,8 +45,8 @@ struct checkpoint_access; // checkpoint.hpp: save / load of the private state
 //
 // Complexity (N = capacity, F = SumTree::fanout): fill, erase and one priority update are
 // O(F log_F N); sampling B items is O(B F log_F N); set_alpha and clear are O(N).
-// Memory per slot: about 2 * sizeof(value) * F/(F-1) for the sum and min trees, 8 bytes of raw
-// priority and 4 of generation: about 30 bytes with the default double trees.
+// Memory per slot: about sizeof(value) * (1 + 3 / (F - 1)) for the sum tree and the min tree of
+// its leaf blocks, 8 bytes of raw priority and 4 of generation: 23.5 bytes with doubles.
 //
 // Exceptions: every member that takes user input validates all of it before changing
 // anything, and throws std::invalid_argument or std::out_of_range naming the argument and its
@@ -64,7 +64,7 @@ public:
     explicit basic_prioritized_sampler(size_type capacity, replay_options options = {})
         : m_options(validated(options))
         , m_sums(checked_capacity(capacity))
-        , m_mins(capacity)
+        , m_mins(leaf_blocks(capacity))
         , m_raw(capacity, empty_slot)
         , m_generations(capacity, 0)
         , m_max_priority(options.initial_max_priority())
@@ -205,26 +205,9 @@ public:
                                                detail::format_value(m_max_priority) + " (" +
                                                raw_limit_requirement(limit) + ")");
         }
-        std::vector<value_type> weights(capacity(), value_type(0));
-        std::vector<value_type> minima(capacity(), std::numeric_limits<value_type>::infinity());
-        size_type sampleable = 0;
-        for (size_type slot = 0; slot < capacity(); ++slot) {
-            if (m_raw[slot] != empty_slot) {
-                weights[slot] = weight_of(m_raw[slot], alpha, m_options.epsilon());
-                if (weights[slot] > value_type(0)) {
-                    minima[slot] = weights[slot];
-                    ++sampleable;
-                }
-            }
-        }
-        SumTree sums(capacity());
-        min_tree<value_type, SumTree::fanout> mins(capacity());
-        sums.assign(weights.begin(), weights.end());
-        mins.assign(minima.begin(), minima.end());
+        rebuilt_index index = rebuild_index(alpha);
         // Nothing below throws.
-        m_sums = std::move(sums);
-        m_mins = std::move(mins);
-        m_sampleable = sampleable;
+        install(std::move(index));
         m_options.alpha(alpha);
         m_raw_limit = limit;
     }
@@ -400,10 +383,63 @@ private:
         const bool was_sampleable = m_sums.get(slot) > value_type(0);
         const bool is_sampleable = weight > value_type(0);
         m_sums.set_unchecked(slot, weight);
-        m_mins.set_unchecked(slot,
-                             is_sampleable ? weight : std::numeric_limits<value_type>::infinity());
+        const size_type block = slot / SumTree::fanout;
+        m_mins.set_unchecked(block, block_minimum(m_sums, block));
         m_sampleable += is_sampleable;
         m_sampleable -= was_sampleable;
+    }
+
+    // The min tree holds, per block of `fanout` consecutive slots (one leaf line of the sum
+    // tree), the smallest non-zero weight in the block, or +inf. Its minimum is the smallest
+    // non-zero weight overall, as a tree over every slot would give, for 1/fanout of the
+    // memory, and an update reads the block from the sum tree line it has just written
+    // instead of missing on a second leaf array.
+    static size_type leaf_blocks(size_type capacity) noexcept {
+        return capacity / SumTree::fanout + (capacity % SumTree::fanout != 0);
+    }
+    static value_type block_minimum(const SumTree& sums, size_type block) noexcept {
+        const size_type first = block * SumTree::fanout;
+        const size_type last = std::min(first + SumTree::fanout, sums.capacity());
+        value_type minimum = std::numeric_limits<value_type>::infinity();
+        for (size_type slot = first; slot < last; ++slot) {
+            const value_type weight = sums.get(slot);
+            minimum = weight > value_type(0) && weight < minimum ? weight : minimum;
+        }
+        return minimum;
+    }
+
+    // Trees and count of sampleable slots recomputed from the raw priorities for `alpha`:
+    // O(N); may throw std::bad_alloc; changes nothing. install() then takes them (noexcept).
+    // set_alpha and checkpoint loading use the pair.
+    struct rebuilt_index {
+        SumTree sums;
+        min_tree<value_type, SumTree::fanout> mins;
+        size_type sampleable;
+    };
+    rebuilt_index rebuild_index(double alpha) const {
+        std::vector<value_type> weights(capacity(), value_type(0));
+        size_type sampleable = 0;
+        for (size_type slot = 0; slot < capacity(); ++slot) {
+            if (m_raw[slot] != empty_slot) {
+                weights[slot] = weight_of(m_raw[slot], alpha, m_options.epsilon());
+                sampleable += weights[slot] > value_type(0);
+            }
+        }
+        rebuilt_index index{SumTree(capacity()),
+                            min_tree<value_type, SumTree::fanout>(leaf_blocks(capacity())),
+                            sampleable};
+        index.sums.assign(weights.begin(), weights.end());
+        std::vector<value_type> minima(leaf_blocks(capacity()));
+        for (size_type block = 0; block < minima.size(); ++block) {
+            minima[block] = block_minimum(index.sums, block);
+        }
+        index.mins.assign(minima.begin(), minima.end());
+        return index;
+    }
+    void install(rebuilt_index&& index) noexcept {
+        m_sums = std::move(index.sums);
+        m_mins = std::move(index.mins);
+        m_sampleable = index.sampleable;
     }
 
     bool apply_update(replay_handle handle, double priority) noexcept {
@@ -492,7 +528,7 @@ private:
 
     replay_options m_options;
     SumTree m_sums;                               // sampling weights (p + epsilon)^alpha
-    min_tree<value_type, SumTree::fanout> m_mins; // the non-zero weights, +inf elsewhere
+    min_tree<value_type, SumTree::fanout> m_mins; // per leaf block: least non-zero weight
     std::vector<double> m_raw;                    // raw priorities p; empty_slot when empty
     std::vector<std::uint32_t> m_generations;     // fills per slot, for stale-handle checks
     size_type m_size = 0;                         // filled slots
