@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
 
     per_bench::register_sampling_benchmarks(sizes);
     per_bench::register_update_benchmarks(sizes);
+    per_bench::register_rank_based_benchmarks(sizes);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -200,6 +200,7 @@ struct suite_sizes {
 // Registers every row of one family, named <operation>/<structure>/<N>/<batch>.
 void register_sampling_benchmarks(const suite_sizes& sizes);
 void register_update_benchmarks(const suite_sizes& sizes);
+void register_rank_based_benchmarks(const suite_sizes& sizes);
 
 } // namespace per_bench
 

@@ -32,7 +32,8 @@ struct checkpoint_access; // checkpoint.hpp: save / load of the private state
 // items get the running max priority, stale handles are skipped.
 //
 // Item needs to be copy- or move-constructible and -assignable (whichever push you call).
-// Sampler is basic_prioritized_sampler<...> (the default: double-precision sum tree).
+// Sampler is basic_prioritized_sampler<...> (the default: proportional priorities on a
+// double-precision sum tree) or rank_based_sampler (rank_based.hpp: rank-based priorities).
 //
 // Complexity: push, sample of B items and update of B priorities are O(log N), O(B log N),
 // O(B log N); set_alpha and clear are O(N). Memory: the items plus about 24 bytes per slot.
