@@ -3,6 +3,7 @@
 
 // The whole public library in one include. Each header below also works on its own, for code
 // that wants only a part (e.g. <per/sum_tree.hpp> for the data structure alone).
+#include "checkpoint.hpp"
 #include "dqn_loss.hpp"
 #include "importance.hpp"
 #include "min_tree.hpp"

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <string>
@@ -326,18 +327,46 @@ private:
         return base > 0.0 ? static_cast<value_type>(std::pow(base, alpha)) : value_type(0);
     }
 
-    // The largest raw priority whose weight stays below half the sum tree's max_value(), so
-    // that no sum of weights can overflow. The largest double (any finite priority) when alpha
-    // is 0 or small enough that even the largest double qualifies.
+    // The largest raw priority whose weight (p + epsilon)^alpha stays at or below half the sum
+    // tree's max_value(), so that no sum of weights can overflow; -1 if not even priority 0
+    // fits. Found by bisection over the bit patterns of the non-negative doubles (ordered like
+    // the values), with the very weight_of the updates use: a closed form such as
+    // (W^(1/alpha) - epsilon) is off by its rounding times alpha, and p + epsilon may itself
+    // overflow. 64 pow calls per alpha change; the hot paths compare against the result.
     double raw_limit_for(double alpha, double epsilon) const noexcept {
-        if (alpha == 0.0) {
-            return std::numeric_limits<double>::max();
+        // Compared in double before the weight is rounded to value_type: a double weight at or
+        // below this limit (itself a value_type value) rounds to one at or below it.
+        const double largest_weight = static_cast<double>(m_sums.max_value() / value_type(2));
+        const auto fits = [&](double priority) {
+            const double base = priority + epsilon;
+            return !(base > 0.0) || std::pow(base, alpha) <= largest_weight;
+        };
+        if (!fits(0.0)) {
+            return -1.0;
         }
-        const double largest_weight = 0.5 * static_cast<double>(m_sums.max_value());
-        const double limit = std::pow(largest_weight, 1.0 / alpha) - epsilon;
-        return std::isfinite(limit) ? limit : std::numeric_limits<double>::max();
+        std::uint64_t low = 0;                                                // fits
+        std::uint64_t high = bits_of(std::numeric_limits<double>::max()) + 1; // past the end
+        while (high - low > 1) {
+            const std::uint64_t middle = low + (high - low) / 2;
+            (fits(double_of(middle)) ? low : high) = middle;
+        }
+        return double_of(low);
+    }
+    static std::uint64_t bits_of(double value) noexcept {
+        std::uint64_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        return bits;
+    }
+    static double double_of(std::uint64_t bits) noexcept {
+        double value;
+        std::memcpy(&value, &bits, sizeof value);
+        return value;
     }
     static std::string raw_limit_requirement(double limit) {
+        if (limit < 0.0) {
+            return "is not accepted: even priority 0 has a weight epsilon^alpha above what the "
+                   "sums can hold (epsilon too large for this alpha)";
+        }
         return "must be <= " + detail::format_value(limit) +
                ", the largest priority whose (priority + epsilon)^alpha the sums can hold";
     }

@@ -1,0 +1,803 @@
+// The bad-input contract, swept: every public entry point of the trees, the sampler, the replay
+// buffer, the naive reference, the schedules, the importance weights and (lightly) the DQN loss,
+// called with every class of bad input that applies to it — NaN, +-infinity, negative values,
+// out-of-range indices and handles, ranges of different lengths, an empty buffer, zero or
+// excessive capacity, a batch larger than allowed, invalid options. Each row asserts
+// - the exception type (std::invalid_argument, std::out_of_range or std::length_error),
+// - that the message starts with "per::" and names the argument (or says "nothing to sample"),
+// - that the whole object is unchanged: tests/state_snapshot.hpp compares every observer, the
+//   generation of every slot, and a probe batch drawn from a copy with a fixed engine;
+//   output arguments (batches, caller arrays, importance weights) are unchanged as well.
+// The objects are swept in several states: empty, partly filled with a zero-weight item, full
+// after wrapping, and all-zero, in every sampling mode.
+#include <per/dqn_loss.hpp>
+#include <per/importance.hpp>
+#include <per/min_tree.hpp>
+#include <per/naive_replay.hpp>
+#include <per/prioritized_replay.hpp>
+#include <per/prioritized_sampler.hpp>
+#include <per/schedule.hpp>
+#include <per/sum_tree.hpp>
+
+#include "per_catch.hpp"
+#include "state_snapshot.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using per::replay_handle;
+using per::replay_options;
+using per::sampling_mode;
+using per::weight_normalization;
+using per_test::state;
+
+constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+constexpr double infinite = std::numeric_limits<double>::infinity();
+constexpr std::size_t huge_index = std::numeric_limits<std::size_t>::max();
+
+// The priorities no entry point may accept (besides those above a sampler's limit).
+const double bad_priorities[] = {not_a_number, infinite, -infinite, -1.0, -1e-300};
+const float bad_float_priorities[] = {std::numeric_limits<float>::quiet_NaN(),
+                                      std::numeric_limits<float>::infinity(), -2.5f};
+const double bad_betas[] = {not_a_number, -0.1, 1.0000001, infinite, -infinite};
+const double bad_option_values[] = {not_a_number, infinite, -infinite, -1.0};
+
+std::size_t rows = 0; // rows checked, reported at the end
+
+struct rejection {
+    std::string type = "none";
+    std::string message;
+};
+
+template <class Call>
+rejection rejected(Call&& call) {
+    rejection result;
+    try {
+        call();
+    } catch (const std::invalid_argument& error) {
+        result = {"invalid_argument", error.what()};
+    } catch (const std::out_of_range& error) {
+        result = {"out_of_range", error.what()};
+    } catch (const std::length_error& error) {
+        result = {"length_error", error.what()};
+    } catch (const std::exception& error) {
+        result = {"other", error.what()};
+    }
+    return result;
+}
+
+void require_rejection(const rejection& result, const std::string& type,
+                       const std::string& argument) {
+    CAPTURE(result.message);
+    REQUIRE(result.type == type);
+    REQUIRE(result.message.rfind("per::", 0) == 0);
+    REQUIRE_THAT(result.message, PER_CONTAINS(argument));
+    ++rows;
+}
+
+// One row: `call(object)` must throw `type` naming `argument`, and leave `object` unchanged.
+template <class Object, class Call>
+void require_rejected(Object& object, const std::string& label, Call&& call,
+                      const std::string& type, const std::string& argument) {
+    INFO(label);
+    const std::string before = state(object);
+    require_rejection(rejected([&] { call(object); }), type, argument);
+    REQUIRE(state(object) == before);
+}
+
+// A row without an object (constructors, free functions).
+template <class Call>
+void require_rejected(const std::string& label, Call&& call, const std::string& type,
+                      const std::string& argument) {
+    INFO(label);
+    require_rejection(rejected(call), type, argument);
+}
+
+std::string format(double value) {
+    return per_test::hex(value);
+}
+
+// --- Objects in several states -------------------------------------------------------------
+
+struct shape {
+    std::string name;
+    std::size_t capacity;
+    std::vector<double> priorities; // pushed in order; NaN means "push without a priority"
+    replay_options options;
+};
+
+std::vector<shape> shapes() {
+    std::vector<shape> result;
+    for (sampling_mode mode : {sampling_mode::stratified, sampling_mode::independent,
+                               sampling_mode::without_replacement}) {
+        const std::string suffix = " (mode " + std::to_string(static_cast<int>(mode)) + ")";
+        const auto options = replay_options{}.sampling(mode).epsilon(0.0).alpha(1.0);
+        result.push_back({"empty" + suffix, 6, {}, options});
+        result.push_back({"partly filled, one zero weight" + suffix,
+                          8,
+                          {1.0, 0.0, 2.5, not_a_number},
+                          replay_options(options).normalization(weight_normalization::batch_max)});
+        result.push_back({"full after wrapping" + suffix,
+                          5,
+                          {0.5, 3.0, not_a_number, 0.25, 1.5, 4.0, not_a_number},
+                          replay_options(options).normalization(weight_normalization::none)});
+        result.push_back({"all zero" + suffix, 4, {0.0, 0.0}, options});
+    }
+    return result;
+}
+
+template <class Buffer>
+Buffer make_buffer(const shape& s) {
+    Buffer buffer(s.capacity, s.options);
+    int item = 100;
+    for (double priority : s.priorities) {
+        if (std::isnan(priority)) {
+            buffer.push(item++);
+        } else {
+            buffer.push(item++, priority);
+        }
+    }
+    return buffer;
+}
+
+per::prioritized_sampler make_sampler(const shape& s) {
+    per::prioritized_sampler sampler(s.capacity, s.options);
+    std::size_t slot = 1; // not 0, 1, 2...: leave holes between filled slots
+    for (double priority : s.priorities) {
+        if (std::isnan(priority)) {
+            sampler.fill(slot % s.capacity);
+        } else {
+            sampler.fill(slot % s.capacity, priority);
+        }
+        slot += 2;
+    }
+    return sampler;
+}
+
+std::size_t sampleable(const per::prioritized_sampler& sampler) {
+    return sampler.sampleable_size();
+}
+template <class Buffer>
+std::size_t sampleable(const Buffer& buffer) {
+    std::size_t count = 0;
+    for (std::size_t slot = 0; slot < buffer.size(); ++slot) {
+        count += buffer.probability(slot) > 0.0;
+    }
+    return count;
+}
+
+// A handle that is live if the object holds anything (to prove that a rejected batch of updates
+// applies none of its valid entries), else some handle.
+replay_handle live_handle(const per::prioritized_sampler& sampler) {
+    for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
+        if (sampler.contains(slot)) {
+            return sampler.handle(slot);
+        }
+    }
+    return {0, 0};
+}
+template <class Buffer>
+replay_handle live_handle(const Buffer& buffer) {
+    return buffer.empty() ? replay_handle{0, 0} : buffer.handle(buffer.size() - 1);
+}
+
+// --- Rows shared by the sampler, the replay buffer and the naive buffer ----------------------
+
+template <class Object>
+void sweep_sampling(Object& object) {
+    using batch_type = decltype(object.sample(1, 0.5, std::declval<std::mt19937_64&>()));
+    std::mt19937_64 engine(3);
+    const std::size_t available = sampleable(object);
+    const bool without = object.options().sampling() == sampling_mode::without_replacement;
+
+    const auto sample = [&engine](std::size_t batch_size, double beta) {
+        return [&engine, batch_size, beta](Object& o) { o.sample(batch_size, beta, engine); };
+    };
+    require_rejected(object, "sample(0, 0.5)", sample(0, 0.5), "invalid_argument", "batch_size");
+    for (double beta : bad_betas) {
+        require_rejected(object, "sample(1, " + format(beta) + ")", sample(1, beta),
+                         "invalid_argument", "beta");
+    }
+    if (available == 0) {
+        require_rejected(object, "sample(1, 0.5) with nothing to sample", sample(1, 0.5),
+                         "out_of_range", "nothing to sample");
+    } else if (without) {
+        require_rejected(object, "sample(sampleable + 1) without replacement",
+                         sample(available + 1, 0.5), "out_of_range", "batch_size");
+        require_rejected(object, "sample(huge) without replacement", sample(huge_index, 0.5),
+                         "out_of_range", "batch_size");
+    }
+
+    // Into an existing batch: the batch is unchanged too.
+    batch_type out;
+    if (available > 0) {
+        object.sample(1, 0.5, engine, out);
+    }
+    const std::string out_before = per_test::batch_text(out);
+    require_rejected(
+        object, "sample(0, 0.5, engine, out)", [&](Object& o) { o.sample(0, 0.5, engine, out); },
+        "invalid_argument", "batch_size");
+    require_rejected(
+        object, "sample(2, NaN, engine, out)",
+        [&](Object& o) { o.sample(2, not_a_number, engine, out); }, "invalid_argument", "beta");
+    REQUIRE(per_test::batch_text(out) == out_before);
+
+    // Into caller arrays: untouched.
+    std::vector<replay_handle> handles(4, replay_handle{77, 77});
+    std::vector<double> weights(4, -7.0);
+    std::vector<double> probabilities(4, -8.0);
+    const auto sample_into = [&](std::size_t batch_size, double beta) {
+        return [&, batch_size, beta](Object& o) {
+            o.sample_into(batch_size, beta, engine, handles.data(), weights.data(),
+                          probabilities.data());
+        };
+    };
+    require_rejected(object, "sample_into(0, 0.5)", sample_into(0, 0.5), "invalid_argument",
+                     "batch_size");
+    require_rejected(object, "sample_into(3, 2.0)", sample_into(3, 2.0), "invalid_argument",
+                     "beta");
+    if (available == 0) {
+        require_rejected(object, "sample_into(1, 0.5) with nothing to sample", sample_into(1, 0.5),
+                         "out_of_range", "nothing to sample");
+    } else if (without && available < 4) {
+        require_rejected(object, "sample_into(4) without replacement", sample_into(4, 0.5),
+                         "out_of_range", "batch_size");
+    }
+    for (std::size_t k = 0; k < 4; ++k) {
+        REQUIRE(handles[k] == replay_handle{77, 77});
+        REQUIRE(weights[k] == -7.0);
+        REQUIRE(probabilities[k] == -8.0);
+    }
+}
+
+template <class Object>
+void sweep_updates(Object& object) {
+    const replay_handle live = live_handle(object);
+    const std::size_t capacity = object.capacity();
+
+    // Ranges of different lengths.
+    require_rejected(
+        object, "update_priorities: 2 handles, 1 priority",
+        [&](Object& o) {
+            o.update_priorities(std::vector<replay_handle>{live, live}, std::vector<double>{1.0});
+        },
+        "invalid_argument", "priorities.size()");
+    require_rejected(
+        object, "update_priorities: 0 handles, 1 priority",
+        [&](Object& o) {
+            o.update_priorities(std::vector<replay_handle>{}, std::vector<float>{1.0f});
+        },
+        "invalid_argument", "priorities.size()");
+
+    // Out-of-range handles, after a valid entry that must not be applied.
+    for (std::size_t slot : {capacity, capacity + 1, huge_index}) {
+        require_rejected(
+            object, "update_priorities with handle slot " + std::to_string(slot),
+            [&](Object& o) {
+                o.update_priorities(std::vector<replay_handle>{live, {slot, 1}},
+                                    std::vector<double>{9.0, 1.0});
+            },
+            "out_of_range", "handles[k].slot");
+        require_rejected(
+            object, "update_priority with handle slot " + std::to_string(slot),
+            [&](Object& o) {
+                o.update_priority({slot, 0}, 1.0);
+            },
+            "out_of_range", "handles[k].slot");
+    }
+
+    // Bad priorities, after a valid entry; double and float; range, pointer and single forms.
+    for (double priority : bad_priorities) {
+        const std::string label = "priority " + format(priority);
+        require_rejected(
+            object, "update_priorities, " + label,
+            [&](Object& o) {
+                o.update_priorities(std::vector<replay_handle>{live, live},
+                                    std::vector<double>{9.0, priority});
+            },
+            "invalid_argument", "priorities[1]");
+        require_rejected(
+            object, "update_priorities(pointer), " + label,
+            [&](Object& o) {
+                const replay_handle handles[3] = {live, live, live};
+                const double priorities[3] = {9.0, 8.0, priority};
+                o.update_priorities(handles, priorities, 3);
+            },
+            "invalid_argument", "priorities[2]");
+        require_rejected(
+            object, "update_priority, " + label,
+            [&](Object& o) { o.update_priority(live, priority); }, "invalid_argument",
+            "priorities[0]");
+    }
+    for (float priority : bad_float_priorities) {
+        require_rejected(
+            object, "update_priorities(float), priority " + format(priority),
+            [&](Object& o) {
+                o.update_priorities(std::vector<replay_handle>{live, live},
+                                    std::vector<float>{9.0f, priority});
+            },
+            "invalid_argument", "priorities[1]");
+    }
+    // Above the limit of what the sums can hold (alpha 1: about max double / (4 capacity)).
+    require_rejected(
+        object, "update_priority, priority max double",
+        [&](Object& o) { o.update_priority(live, std::numeric_limits<double>::max()); },
+        "invalid_argument", "priorities[0]");
+}
+
+template <class Object>
+void sweep_alpha(Object& object) {
+    for (double alpha : bad_option_values) {
+        require_rejected(
+            object, "set_alpha(" + format(alpha) + ")", [&](Object& o) { o.set_alpha(alpha); },
+            "invalid_argument", "alpha");
+    }
+    if (object.max_priority() >= 2.0) {
+        // 2^2000 overflows the sums.
+        require_rejected(
+            object, "set_alpha(2000)", [&](Object& o) { o.set_alpha(2000.0); }, "invalid_argument",
+            "alpha");
+    }
+}
+
+template <class Buffer>
+void sweep_buffer_observers(Buffer& buffer) {
+    for (std::size_t slot : {buffer.size(), buffer.capacity(), huge_index}) {
+        const std::string at = "(" + std::to_string(slot) + ")";
+        require_rejected(
+            buffer, "item" + at, [&](Buffer& b) { (void)b.item(slot); }, "out_of_range", "slot");
+        require_rejected(
+            buffer, "priority" + at, [&](Buffer& b) { (void)b.priority(slot); }, "out_of_range",
+            "slot");
+        require_rejected(
+            buffer, "probability" + at, [&](Buffer& b) { (void)b.probability(slot); },
+            "out_of_range", "slot");
+        require_rejected(
+            buffer, "handle" + at, [&](Buffer& b) { (void)b.handle(slot); }, "out_of_range",
+            "slot");
+    }
+}
+
+template <class Buffer>
+void sweep_push(Buffer& buffer) {
+    for (double priority : bad_priorities) {
+        require_rejected(
+            buffer, "push(item, " + format(priority) + ")", [&](Buffer& b) { b.push(1, priority); },
+            "invalid_argument", "priority");
+        require_rejected(
+            buffer, "push(const item&, " + format(priority) + ")",
+            [&](Buffer& b) {
+                const int item = 1;
+                b.push(item, priority);
+            },
+            "invalid_argument", "priority");
+    }
+    require_rejected(
+        buffer, "push(item, max double)",
+        [&](Buffer& b) { b.push(1, std::numeric_limits<double>::max()); }, "invalid_argument",
+        "priority");
+}
+
+template <class Buffer>
+void sweep_constructor(const std::string& name) {
+    require_rejected(
+        name + "(0)", [] { Buffer buffer(0); }, "invalid_argument", "capacity");
+    for (double value : bad_option_values) {
+        require_rejected(
+            name + " with alpha " + format(value),
+            [value] { Buffer buffer(4, replay_options{}.alpha(value)); }, "invalid_argument",
+            "alpha");
+        require_rejected(
+            name + " with epsilon " + format(value),
+            [value] { Buffer buffer(4, replay_options{}.epsilon(value)); }, "invalid_argument",
+            "epsilon");
+        require_rejected(
+            name + " with initial_max_priority " + format(value),
+            [value] { Buffer buffer(4, replay_options{}.initial_max_priority(value)); },
+            "invalid_argument", "initial_max_priority");
+    }
+    require_rejected(
+        name + " with an initial_max_priority whose weight overflows",
+        [] { Buffer buffer(4, replay_options{}.alpha(2.0).initial_max_priority(1e200)); },
+        "invalid_argument", "initial_max_priority");
+    require_rejected(
+        name + " with sampling 7",
+        [] { Buffer buffer(4, replay_options{}.sampling(static_cast<sampling_mode>(7))); },
+        "invalid_argument", "sampling");
+    require_rejected(
+        name + " with normalization -1",
+        [] {
+            Buffer buffer(4, replay_options{}.normalization(static_cast<weight_normalization>(-1)));
+        },
+        "invalid_argument", "normalization");
+}
+
+} // namespace
+
+TEST_CASE("bad input sweep: prioritized_replay", "[bad_input]") {
+    using buffer_type = per::prioritized_replay<int>;
+    sweep_constructor<buffer_type>("prioritized_replay");
+    require_rejected(
+        "prioritized_replay(max_capacity() + 1)",
+        [] { buffer_type buffer(per::prioritized_sampler::tree_type::max_capacity() + 1); },
+        "length_error", "capacity");
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        buffer_type buffer = make_buffer<buffer_type>(s);
+        sweep_push(buffer);
+        sweep_sampling(buffer);
+        sweep_updates(buffer);
+        sweep_alpha(buffer);
+        sweep_buffer_observers(buffer);
+    }
+}
+
+TEST_CASE("bad input sweep: naive_prioritized_replay", "[bad_input]") {
+    using buffer_type = per::naive_prioritized_replay<int>;
+    sweep_constructor<buffer_type>("naive_prioritized_replay");
+    require_rejected(
+        "naive_prioritized_replay(huge)", [] { buffer_type buffer(huge_index); }, "length_error",
+        "capacity");
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        buffer_type buffer = make_buffer<buffer_type>(s);
+        sweep_push(buffer);
+        sweep_sampling(buffer);
+        sweep_updates(buffer);
+        sweep_alpha(buffer);
+        sweep_buffer_observers(buffer);
+    }
+}
+
+TEST_CASE("bad input sweep: prioritized_sampler", "[bad_input]") {
+    using sampler_type = per::prioritized_sampler;
+    sweep_constructor<sampler_type>("prioritized_sampler");
+    require_rejected(
+        "prioritized_sampler(max_capacity() + 1)",
+        [] { sampler_type sampler(sampler_type::tree_type::max_capacity() + 1); }, "length_error",
+        "capacity");
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        sampler_type sampler = make_sampler(s);
+        sweep_sampling(sampler);
+        sweep_updates(sampler);
+        sweep_alpha(sampler);
+
+        std::size_t empty_slot = 0;
+        while (empty_slot < sampler.capacity() && sampler.contains(empty_slot)) {
+            ++empty_slot;
+        }
+        for (std::size_t slot : {sampler.capacity(), huge_index}) {
+            const std::string at = "(" + std::to_string(slot) + ")";
+            require_rejected(
+                sampler, "contains" + at, [&](sampler_type& o) { (void)o.contains(slot); },
+                "out_of_range", "slot");
+            require_rejected(
+                sampler, "fill" + at, [&](sampler_type& o) { o.fill(slot); }, "out_of_range",
+                "slot");
+            require_rejected(
+                sampler, "fill" + at + " with a bad priority too",
+                [&](sampler_type& o) { o.fill(slot, not_a_number); }, "out_of_range", "slot");
+            require_rejected(
+                sampler, "erase" + at, [&](sampler_type& o) { o.erase(slot); }, "out_of_range",
+                "slot");
+        }
+        std::vector<std::size_t> unreadable = {sampler.capacity(), huge_index};
+        if (empty_slot < sampler.capacity()) {
+            unreadable.push_back(empty_slot);
+        }
+        for (std::size_t slot : unreadable) {
+            const std::string at = "(" + std::to_string(slot) + ")";
+            require_rejected(
+                sampler, "priority" + at, [&](sampler_type& o) { (void)o.priority(slot); },
+                "out_of_range", "slot");
+            require_rejected(
+                sampler, "probability" + at, [&](sampler_type& o) { (void)o.probability(slot); },
+                "out_of_range", "slot");
+            require_rejected(
+                sampler, "handle" + at, [&](sampler_type& o) { (void)o.handle(slot); },
+                "out_of_range", "slot");
+        }
+        for (double priority : bad_priorities) {
+            require_rejected(
+                sampler, "fill(0, " + format(priority) + ")",
+                [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument", "priority");
+            require_rejected(
+                sampler, "validate_priority(" + format(priority) + ")",
+                [&](sampler_type& o) {
+                    o.validate_priority("per::caller", "my_priority", priority);
+                },
+                "invalid_argument", "my_priority");
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {
+    using tree_type = per::sum_tree<TestType>;
+    require_rejected(
+        "sum_tree(0)", [] { tree_type tree(0); }, "invalid_argument", "capacity");
+    require_rejected(
+        "sum_tree(max_capacity() + 1)", [] { tree_type tree(tree_type::max_capacity() + 1); },
+        "length_error", "capacity");
+    const TestType nan_value = std::numeric_limits<TestType>::quiet_NaN();
+    const TestType inf_value = std::numeric_limits<TestType>::infinity();
+    for (int filled = 0; filled < 2; ++filled) {
+        tree_type tree(11);
+        if (filled) {
+            for (std::size_t i = 0; i < 11; i += 2) {
+                tree.set(i, static_cast<TestType>(i + 1));
+            }
+        }
+        const TestType max_value = tree.max_value();
+        for (std::size_t index : {std::size_t{11}, std::size_t{16}, huge_index}) {
+            require_rejected(
+                tree, "get(" + std::to_string(index) + ")",
+                [&](tree_type& t) { (void)t.get(index); }, "out_of_range", "index");
+            require_rejected(
+                tree, "set(" + std::to_string(index) + ", 1)",
+                [&](tree_type& t) { t.set(index, 1); }, "out_of_range", "index");
+        }
+        for (TestType value :
+             {nan_value, inf_value, -inf_value, TestType(-1), max_value * TestType(1.5)}) {
+            require_rejected(
+                tree, "set(3, " + format(value) + ")", [&](tree_type& t) { t.set(3, value); },
+                "invalid_argument", "value");
+            require_rejected(
+                tree, "assign with a bad value at position 2",
+                [&](tree_type& t) {
+                    const std::vector<TestType> values = {1, 2, value, 4};
+                    t.assign(values.begin(), values.end());
+                },
+                "invalid_argument", "position 2");
+        }
+        require_rejected(
+            tree, "assign 12 values",
+            [&](tree_type& t) {
+                const std::vector<double> values(12, 1.0);
+                t.assign(values.begin(), values.end());
+            },
+            "invalid_argument", "range size");
+        const TestType total = tree.total();
+        for (TestType u : {TestType(-1), total, total * 2, inf_value, -inf_value}) {
+            require_rejected(
+                tree, "find_prefix(" + format(u) + ")",
+                [&](tree_type& t) { (void)t.find_prefix(u); }, "out_of_range", "u");
+        }
+        require_rejected(
+            tree, "find_prefix(NaN)", [&](tree_type& t) { (void)t.find_prefix(nan_value); },
+            "invalid_argument", "u");
+        if (!filled) {
+            require_rejected(
+                tree, "find_prefix(0) on an all-zero tree",
+                [&](tree_type& t) { (void)t.find_prefix(0); }, "out_of_range",
+                "every leaf is zero");
+        }
+        // Batch form: the first bad u throws before any index is written.
+        std::vector<std::size_t> indices(4, 99);
+        const std::vector<TestType> us = {0, total / 2, -1, 0};
+        require_rejected(
+            tree, "find_prefix_batch with a bad u at position 2",
+            [&](tree_type& t) { t.find_prefix_batch(us.data(), us.size(), indices.data()); },
+            "out_of_range", "position");
+        REQUIRE(indices == std::vector<std::size_t>(4, 99));
+    }
+}
+
+TEMPLATE_TEST_CASE("bad input sweep: min_tree", "[bad_input]", float, double) {
+    using tree_type = per::min_tree<TestType>;
+    require_rejected(
+        "min_tree(0)", [] { tree_type tree(0); }, "invalid_argument", "capacity");
+    require_rejected(
+        "min_tree(max_capacity() + 1)", [] { tree_type tree(tree_type::max_capacity() + 1); },
+        "length_error", "capacity");
+    tree_type tree(9);
+    tree.set(2, 5);
+    tree.set(7, -3); // a min tree accepts any number but NaN
+    for (std::size_t index : {std::size_t{9}, huge_index}) {
+        require_rejected(
+            tree, "get", [&](tree_type& t) { (void)t.get(index); }, "out_of_range", "index");
+        require_rejected(
+            tree, "set", [&](tree_type& t) { t.set(index, 1); }, "out_of_range", "index");
+        require_rejected(
+            tree, "reset", [&](tree_type& t) { t.reset(index); }, "out_of_range", "index");
+    }
+    require_rejected(
+        tree, "set(1, NaN)",
+        [&](tree_type& t) { t.set(1, std::numeric_limits<TestType>::quiet_NaN()); },
+        "invalid_argument", "value");
+    require_rejected(
+        tree, "assign with NaN at position 1",
+        [&](tree_type& t) {
+            const std::vector<double> values = {1.0, not_a_number};
+            t.assign(values.begin(), values.end());
+        },
+        "invalid_argument", "position 1");
+    require_rejected(
+        tree, "assign 10 values",
+        [&](tree_type& t) {
+            const std::vector<double> values(10, 1.0);
+            t.assign(values.begin(), values.end());
+        },
+        "invalid_argument", "range size");
+}
+
+TEST_CASE("bad input sweep: schedules", "[bad_input]") {
+    for (double value : {not_a_number, infinite, -infinite}) {
+        const std::string v = format(value);
+        require_rejected(
+            "constant_schedule(" + v + ")", [value] { per::constant_schedule s(value); },
+            "invalid_argument", "value");
+        require_rejected(
+            "linear_schedule start " + v, [value] { per::linear_schedule s(value, 1.0, 10); },
+            "invalid_argument", "start");
+        require_rejected(
+            "linear_schedule end " + v, [value] { per::linear_schedule s(0.4, value, 10); },
+            "invalid_argument", "end");
+        require_rejected(
+            "exponential_schedule start " + v,
+            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument", "start");
+        require_rejected(
+            "exponential_schedule end " + v,
+            [value] { per::exponential_schedule s(1.0, value, 10); }, "invalid_argument", "end");
+        require_rejected(
+            "piecewise_linear_schedule value " + v,
+            [value] {
+                per::piecewise_linear_schedule s({{0, 0.4}, {10, value}});
+            },
+            "invalid_argument", "points[1].value");
+        require_rejected(
+            "incremental_schedule start " + v, [value] { per::incremental_schedule s(value, 0.1); },
+            "invalid_argument", "start");
+        require_rejected(
+            "incremental_schedule increment " + v,
+            [value] { per::incremental_schedule s(0.4, value); }, "invalid_argument", "increment");
+        require_rejected(
+            "incremental_schedule limit " + v,
+            [value] { per::incremental_schedule s(0.4, 0.1, value); }, "invalid_argument", "limit");
+    }
+    require_rejected(
+        "linear_schedule steps 0", [] { per::linear_schedule s(0.4, 1.0, 0); }, "invalid_argument",
+        "steps");
+    require_rejected(
+        "exponential_schedule steps 0", [] { per::exponential_schedule s(1.0, 0.1, 0); },
+        "invalid_argument", "steps");
+    for (double value : {0.0, -1.0}) {
+        require_rejected(
+            "exponential_schedule start " + format(value),
+            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument", "start");
+    }
+    require_rejected(
+        "piecewise_linear_schedule without points", [] { per::piecewise_linear_schedule s({}); },
+        "invalid_argument", "points.size()");
+    require_rejected(
+        "piecewise_linear_schedule with repeated steps",
+        [] {
+            per::piecewise_linear_schedule s({{0, 0.4}, {5, 0.5}, {5, 0.6}});
+        },
+        "invalid_argument", "points[2].step");
+    require_rejected(
+        "incremental_schedule start past the limit",
+        [] { per::incremental_schedule s(1.5, 0.1, 1.0); }, "invalid_argument", "start");
+}
+
+TEST_CASE("bad input sweep: importance weights", "[bad_input]") {
+    for (double p : {0.0, -0.5, 1.5, not_a_number, infinite}) {
+        require_rejected(
+            "importance_weight(" + format(p) + ", 4, 0.5)",
+            [p] { (void)per::importance_weight(p, 4, 0.5); }, "invalid_argument", "probability");
+    }
+    require_rejected(
+        "importance_weight item_count 0", [] { (void)per::importance_weight(0.5, 0, 0.5); },
+        "invalid_argument", "item_count");
+    for (double beta : bad_betas) {
+        require_rejected(
+            "importance_weight beta " + format(beta),
+            [beta] { (void)per::importance_weight(0.5, 4, beta); }, "invalid_argument", "beta");
+    }
+
+    const std::vector<double> probabilities = {0.5, 0.25, 0.125};
+    std::vector<double> weights(3, -1.0);
+    const auto weigh = [&](const double* p, std::size_t count, std::size_t item_count, double beta,
+                           weight_normalization normalization, double min_probability,
+                           double* out) {
+        return [=] {
+            per::importance_weights(p, count, item_count, beta, normalization, min_probability,
+                                    out);
+        };
+    };
+    const auto global = weight_normalization::global_max;
+    const double* p = probabilities.data();
+    double* w = weights.data();
+    require_rejected("importance_weights null probabilities",
+                     weigh(nullptr, 3, 4, 0.5, global, 0.1, w), "invalid_argument",
+                     "probabilities");
+    require_rejected("importance_weights null weights", weigh(p, 3, 4, 0.5, global, 0.1, nullptr),
+                     "invalid_argument", "weights");
+    require_rejected("importance_weights item_count 0", weigh(p, 3, 0, 0.5, global, 0.1, w),
+                     "invalid_argument", "item_count");
+    for (double beta : bad_betas) {
+        require_rejected("importance_weights beta " + format(beta),
+                         weigh(p, 3, 4, beta, global, 0.1, w), "invalid_argument", "beta");
+    }
+    require_rejected("importance_weights normalization 5",
+                     weigh(p, 3, 4, 0.5, static_cast<weight_normalization>(5), 0.1, w),
+                     "invalid_argument", "normalization");
+    for (double bad : {0.0, -0.1, 1.5, not_a_number, infinite}) {
+        std::vector<double> with_bad = probabilities;
+        with_bad[2] = bad;
+        require_rejected("importance_weights probabilities[2] = " + format(bad),
+                         weigh(with_bad.data(), 3, 4, 0.5, weight_normalization::none, 0.1, w),
+                         "invalid_argument", "probabilities[2]");
+        require_rejected("importance_weights min_probability = " + format(bad),
+                         weigh(p, 3, 4, 0.5, global, bad, w), "invalid_argument",
+                         "min_probability");
+    }
+    require_rejected("importance_weights min_probability above the batch's",
+                     weigh(p, 3, 4, 0.5, global, 0.2, w), "invalid_argument", "min_probability");
+    REQUIRE(weights == std::vector<double>(3, -1.0));
+    require_rejected(
+        "importance_weights(vector) item_count 0",
+        [&] { (void)per::importance_weights(probabilities, 0, 0.5, global, 0.1); },
+        "invalid_argument", "item_count");
+}
+
+TEST_CASE("bad input sweep: DQN loss (light)", "[bad_input]") {
+    const std::vector<double> q_taken = {1.0, 2.0};
+    const std::vector<double> q_next = {0.5, 1.5, 2.5, 3.5};
+    const std::vector<double> rewards = {1.0, 0.0};
+    const std::vector<double> dones = {0.0, 1.0};
+    require_rejected(
+        "td_loss rewards of another size",
+        [&] { (void)per::dqn::td_loss(q_taken, q_next, std::vector<double>{1.0}, dones); },
+        "invalid_argument", "rewards");
+    require_rejected(
+        "td_loss NaN Q-value",
+        [&] {
+            (void)per::dqn::td_loss(std::vector<double>{not_a_number, 1.0}, q_next, rewards, dones);
+        },
+        "invalid_argument", "q_taken");
+    require_rejected(
+        "td_loss gamma 1.5",
+        [&] {
+            (void)per::dqn::td_loss(q_taken, q_next, rewards, dones, per::dqn::no_weights,
+                                    per::dqn::td_loss_options{}.gamma(1.5));
+        },
+        "invalid_argument", "gamma");
+    require_rejected(
+        "td_loss done flag 0.5",
+        [&] {
+            (void)per::dqn::td_loss(q_taken, q_next, rewards, std::vector<double>{0.0, 0.5});
+        },
+        "invalid_argument", "dones");
+    require_rejected(
+        "weighted_loss negative weight",
+        [&] {
+            (void)per::dqn::weighted_loss(q_taken, std::vector<double>{1.0, -1.0});
+        },
+        "invalid_argument", "weights");
+    std::vector<double> priorities = {-1.0, -1.0};
+    require_rejected(
+        "priorities_from_td_errors clip 0",
+        [&] { per::dqn::priorities_from_td_errors(q_taken, priorities, 0.0); }, "invalid_argument",
+        "clip");
+    require_rejected(
+        "priorities_from_td_errors infinite TD error",
+        [&] {
+            per::dqn::priorities_from_td_errors(std::vector<double>{1.0, infinite}, priorities);
+        },
+        "invalid_argument", "td_errors");
+    REQUIRE(priorities == std::vector<double>{-1.0, -1.0});
+}
+
+TEST_CASE("bad input sweep: row count", "[bad_input]") {
+    // Declared last, so in a full run (Catch's default declaration order) it reports the total.
+    WARN("bad input sweep: " << rows << " rows checked");
+}
