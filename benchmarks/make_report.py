@@ -21,6 +21,9 @@ import tempfile
 
 # Display order of the structures.
 STRUCTURES = ["naive", "naive_cached", "binary_reference", "sum_tree", "prioritized_replay"]
+# Rank-based prioritization has its own tables: its P(i) is another distribution, so its rows
+# are compared with its own O(N log N) reference, not with the proportional designs.
+RANK_STRUCTURES = ["naive_rank_based", "rank_based"]
 FLOOR = "floor"
 
 # The comparisons each table ends with: (library structure, baseline) speedups, and the
@@ -38,6 +41,8 @@ COMPARISONS = {
                       ("sum_tree", "binary_reference")], None),
     "push": ([("prioritized_replay", "binary_reference")], None),
 }
+RANK_COMPARISONS = {operation: ([("rank_based", "naive_rank_based")], None)
+                    for operation in ["sample", "sample_full", "update", "update_batch", "push"]}
 
 DESCRIPTIONS = {
     "naive": "the tutorial buffer: raw priorities; every sample computes p^alpha for all N, "
@@ -54,6 +59,11 @@ DESCRIPTIONS = {
     "prioritized_replay": "`per::prioritized_replay<transition>` with default options "
     "(stratified, global-max IS normalization, double sums): `sample` into a reused "
     "`replay_batch`, `update_priority` / `update_priorities`, `push`",
+    "rank_based": "`per::rank_based_replay<transition>` (`prioritized_replay` with "
+    "`rank_based_sampler`): rank weights r^-alpha in a sum tree over ranks, the slot of a "
+    "rank from a counted B+ tree; alpha 0.7",
+    "naive_rank_based": "`per::naive_rank_based_replay`: the tutorial's way, sorting all N "
+    "priorities on every sample (rows stop at 2^20, where one sort takes about 0.2 s)",
     "floor": "one read of a random 64-byte line per sampled item from an array as large as "
     "the sum tree's leaves (N doubles = N/8 lines), at the line the same stratified prefix "
     "points to; independent reads, so their misses overlap",
@@ -64,8 +74,12 @@ MEMORY_NOTES = {
     "naive_cached": "p^alpha (8) + cumulative sums (8)",
     "binary_reference": "sum tree + min tree, 2 x 8 bytes each per (power-of-two) slot",
     "sum_tree": "`sum_tree::memory_bytes()`: leaves and inner levels",
-    "prioritized_replay": "`prioritized_sampler::memory_bytes()`: sum tree + min tree + raw "
-    "priority (8) + generation (4)",
+    "prioritized_replay": "`prioritized_sampler::memory_bytes()`: sum tree + min tree of the "
+    "leaf blocks + raw priority (8) + generation (4)",
+    "rank_based": "`rank_based_sampler::memory_bytes()`: B+ tree pools (sized for the worst "
+    "case) + rank-weight tree + keys + generations",
+    "naive_rank_based": "raw priority (8) + generation (4) + fill stamp; each sample sorts "
+    "O(N) more",
 }
 
 # Where a structure's index overhead is read, most complete structure first: the naive rows
@@ -133,10 +147,12 @@ class Results:
     def sizes(self, operation=None):
         return sorted({k[2] for k in self.ns_per_item if operation in (None, k[0])})
 
-    def structures(self, operation, batch):
+    def structures(self, operation, batch, family="proportional"):
         present = {k[1] for k in self.ns_per_item if k[0] == operation and k[3] == batch}
+        if family == "rank":
+            return [s for s in RANK_STRUCTURES if s in present]
         ordered = [s for s in STRUCTURES if s in present]
-        return ordered + sorted(present - set(ordered) - {FLOOR})
+        return ordered + sorted(present - set(ordered) - {FLOOR} - set(RANK_STRUCTURES))
 
     def batches(self, operation):
         return sorted({k[3] for k in self.ns_per_item if k[0] == operation}, reverse=True)
@@ -191,10 +207,11 @@ def markdown_table(header, rows, left_columns=(0,)):
 # --- Tables ---------------------------------------------------------------------------------
 
 
-def time_table(results, operation, batch):
+def time_table(results, operation, batch, family="proportional"):
     """ns per item per structure and N, then the library's speedups and distance to the floor."""
-    structures = results.structures(operation, batch)
-    pairs, floor_subject = COMPARISONS.get(operation, ([], None))
+    structures = results.structures(operation, batch, family)
+    comparisons = RANK_COMPARISONS if family == "rank" else COMPARISONS
+    pairs, floor_subject = comparisons.get(operation, ([], None))
     pairs = [(s, b) for s, b in pairs if s in structures and b in structures]
     floor_present = floor_subject in structures and any(
         results.get("sample", FLOOR, n, batch) is not None for n in results.sizes())
@@ -218,14 +235,14 @@ def time_table(results, operation, batch):
         if floor_present:
             row.append(format_ratio(ratio(times[floor_subject], floor)))
         rows.append(row)
-    return markdown_table(header, rows)
+    return markdown_table(header, rows) if structures else ""
 
 
 def memory_table(results):
     sizes = results.sizes()
     header = ["structure"] + [power_label(n) for n in sizes] + ["what is counted"]
     rows = []
-    for structure in STRUCTURES:
+    for structure in STRUCTURES + RANK_STRUCTURES:
         for operation in MEMORY_SOURCE_ORDER:
             values = {k[2]: v for k, v in results.index_bytes.items()
                       if k[0] == operation and k[1] == structure}
@@ -279,6 +296,14 @@ def headline(results):
             "(ratio %s; above 1× means the library is faster)." % (
                 format_ns(update), format_ns(get("update", "binary_reference", n, 1)),
                 format_ratio(ratio(get("update", "binary_reference", n, 1), update))))
+    rank = get("sample_full", "rank_based", n, b)
+    if rank is not None:
+        naive_rank = get("sample_full", "naive_rank_based", n, b)
+        lines.append(
+            "- rank-based `sample_full`: `rank_based` %s ns per item%s." % (
+                format_ns(rank), "" if naive_rank is None else
+                ", %s faster than sorting on every draw (`naive_rank_based`)" %
+                format_ratio(ratio(naive_rank, rank))))
     memory = memory_at(results, "prioritized_replay", n)
     if memory is not None:
         lines.append("- index memory: `prioritized_replay` %.1f bytes per slot, "
@@ -375,6 +400,18 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
             sections += ["## %s (`%s`): ns per %s" % (title, operation, unit), ""]
             sections += [time_table(results, operation, batch), ""]
 
+    if any(results.structures(op, b, "rank") for op in ["sample_full", "update"]
+           for b in results.batches(op)):
+        sections += ["## Rank-based prioritization", "",
+                     "P(i) = rank(i)^-alpha / sum_r r^-alpha (rank 1 = largest priority), "
+                     "alpha 0.7, against the tutorial's sort-on-every-draw reference. Times per "
+                     "sampled item, update or push.", ""]
+        for operation in ["sample_full", "update", "push"]:
+            for batch in results.batches(operation):
+                table = time_table(results, operation, batch, "rank")
+                if table:
+                    sections += ["### `%s`, batch %d" % (operation, batch), "", table, ""]
+
     sections += ["## Index memory: bytes per slot besides the items", "",
                  memory_table(results), ""]
 
@@ -386,7 +423,7 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         "numbers: pools of 2^20 stratified prefix fractions, update slots and priorities, "
         "generated before timing and cycled through. Buffers are full (N items) when timed.")
     sections.append("")
-    for structure in STRUCTURES + [FLOOR]:
+    for structure in STRUCTURES + RANK_STRUCTURES + [FLOOR]:
         sections.append("- `%s`: %s." % (structure, DESCRIPTIONS[structure]))
     sections.append("")
     sections.append(
@@ -402,16 +439,18 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
 
 # --- The plot -------------------------------------------------------------------------------
 
-PLOT_PANELS = [("sample", "sample: indices only"),
-               ("sample_full", "sample_full: indices + IS weights + probabilities")]
+PLOT_PANELS = [("sample", "sample: indices only", "proportional"),
+               ("sample_full", "sample_full: indices + IS weights + probabilities",
+                "proportional"),
+               ("sample_full", "rank-based sample_full", "rank")]
 
 
 def plot_series(results, batch):
     """[(panel title, [(structure, [(n, ns)], is_floor)])] for the plot backends."""
     panels = []
-    for operation, title in PLOT_PANELS:
+    for operation, title, family in PLOT_PANELS:
         lines = []
-        for structure in results.structures(operation, batch):
+        for structure in results.structures(operation, batch, family):
             points = [(n, results.get(operation, structure, n, batch))
                       for n in results.sizes(operation)]
             points = [(n, v) for n, v in points if v is not None]
@@ -427,7 +466,8 @@ def plot_series(results, batch):
 
 
 COLORS = {"naive": "#d62728", "naive_cached": "#ff7f0e", "binary_reference": "#9467bd",
-          "sum_tree": "#1f77b4", "prioritized_replay": "#2ca02c"}
+          "sum_tree": "#1f77b4", "prioritized_replay": "#2ca02c", "naive_rank_based": "#8c564b",
+          "rank_based": "#17becf"}
 
 
 def plot_matplotlib(panels, subtitle, path):
