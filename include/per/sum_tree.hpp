@@ -31,9 +31,10 @@ namespace per {
 // the layout. Memory: about sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per
 // leaf for doubles.
 //
-// float trees are faster and half the size, but their sums carry float rounding: with 2^20
-// leaves a float total has about 7 significant digits, so leaves below ~1e-7 of the total are
-// effectively never drawn and boundaries move by that much. The default is double.
+// float trees are half the size, but their sums carry float rounding, which moves the
+// boundaries between leaves: with 2^20 leaves (exponential priorities), 2.3% of float-tree
+// draws land on a different leaf than exact long double prefix sums give (0.04% two or more
+// leaves away), against 0 of 10^6 for the double tree. The default is double.
 //
 // Exactness: inner sums are recomputed from their children on every update, never adjusted by
 // deltas, so total() does not drift over any number of updates: it equals the sum of the leaves
