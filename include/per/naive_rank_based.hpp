@@ -3,6 +3,7 @@
 
 #include "detail/error.hpp"
 #include "detail/random.hpp"
+#include "detail/update_validation.hpp"
 #include "importance.hpp"
 #include "replay_batch.hpp"
 #include "replay_options.hpp"
@@ -165,17 +166,13 @@ public:
     template <class Priority>
     size_type update_priorities(const replay_handle* handles, const Priority* priorities,
                                 size_type count) {
-        static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
-        const char* where = "per::naive_rank_based_replay::update_priorities";
-        for (size_type k = 0; k < count; ++k) {
-            if (handles[k].slot >= m_capacity) {
-                detail::throw_out_of_range(where, "handles[k].slot", handles[k].slot,
-                                           "must be < capacity() = " + std::to_string(m_capacity) +
-                                               " (k = " + std::to_string(k) + ")");
-            }
-            const std::string argument = "priorities[" + std::to_string(k) + "]";
-            check_priority(where, argument.c_str(), static_cast<double>(priorities[k]));
-        }
+        detail::validate_updates(
+            "per::naive_rank_based_replay::update_priorities", handles, priorities, count,
+            m_capacity, [](double priority) { return std::isfinite(priority) && priority >= 0.0; },
+            [this](const char* argument, double priority) {
+                check_priority("per::naive_rank_based_replay::update_priorities", argument,
+                               priority);
+            });
         size_type applied = 0;
         for (size_type k = 0; k < count; ++k) {
             const replay_handle handle = handles[k];
@@ -195,12 +192,8 @@ public:
     // differ.
     template <class Handles, class Priorities>
     size_type update_priorities(const Handles& handles, const Priorities& priorities) {
-        if (std::size(handles) != std::size(priorities)) {
-            detail::throw_invalid_argument("per::naive_rank_based_replay::update_priorities",
-                                           "priorities.size()", std::size(priorities),
-                                           "must equal handles.size() = " +
-                                               std::to_string(std::size(handles)));
-        }
+        detail::check_same_size("per::naive_rank_based_replay::update_priorities", handles,
+                                priorities);
         return update_priorities(std::data(handles), std::data(priorities), std::size(handles));
     }
 

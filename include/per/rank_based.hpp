@@ -4,6 +4,7 @@
 #include "detail/error.hpp"
 #include "detail/order_statistics_tree.hpp"
 #include "detail/random.hpp"
+#include "detail/update_validation.hpp"
 #include "importance.hpp"
 #include "prioritized_replay.hpp"
 #include "replay_options.hpp"
@@ -266,11 +267,7 @@ public:
         sample_validated(batch_size, beta, generator, detail::batch_writer::handles(out),
                          detail::batch_writer::weights(out),
                          detail::batch_writer::probabilities(out));
-        std::size_t* slots = detail::batch_writer::slots(out);
-        const replay_handle* handles = detail::batch_writer::handles(out);
-        for (size_type k = 0; k < batch_size; ++k) {
-            slots[k] = handles[k].slot;
-        }
+        detail::batch_writer::copy_slots_from_handles(out);
     }
 
     // As above, returning a new batch.
@@ -301,20 +298,12 @@ public:
     template <class Priority>
     size_type update_priorities(const replay_handle* handles, const Priority* priorities,
                                 size_type count) {
-        static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
-        const char* where = "per::rank_based_sampler::update_priorities";
-        for (size_type k = 0; k < count; ++k) {
-            if (handles[k].slot >= capacity()) {
-                detail::throw_out_of_range(where, "handles[k].slot", handles[k].slot,
-                                           "must be < capacity() = " + std::to_string(capacity()) +
-                                               " (k = " + std::to_string(k) + ")");
-            }
-            const double priority = static_cast<double>(priorities[k]);
-            if (!(std::isfinite(priority) && priority >= 0.0)) {
-                const std::string argument = "priorities[" + std::to_string(k) + "]";
-                validate_priority(where, argument.c_str(), priority);
-            }
-        }
+        detail::validate_updates(
+            "per::rank_based_sampler::update_priorities", handles, priorities, count, capacity(),
+            [](double priority) { return std::isfinite(priority) && priority >= 0.0; },
+            [this](const char* argument, double priority) {
+                validate_priority("per::rank_based_sampler::update_priorities", argument, priority);
+            });
         size_type applied = 0;
         for (size_type k = 0; k < count; ++k) {
             applied += apply_update(handles[k], static_cast<double>(priorities[k]));
@@ -326,12 +315,7 @@ public:
     // std::array, C arrays, std::span). Throws std::invalid_argument if their sizes differ.
     template <class Handles, class Priorities>
     size_type update_priorities(const Handles& handles, const Priorities& priorities) {
-        if (std::size(handles) != std::size(priorities)) {
-            detail::throw_invalid_argument("per::rank_based_sampler::update_priorities",
-                                           "priorities.size()", std::size(priorities),
-                                           "must equal handles.size() = " +
-                                               std::to_string(std::size(handles)));
-        }
+        detail::check_same_size("per::rank_based_sampler::update_priorities", handles, priorities);
         return update_priorities(std::data(handles), std::data(priorities), std::size(handles));
     }
 

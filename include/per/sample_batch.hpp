@@ -87,6 +87,12 @@ struct batch_writer {
     static double* probabilities(sample_batch& batch) noexcept {
         return batch.m_probabilities.data();
     }
+    // slots()[k] = handles()[k].slot for every k, after a sampler wrote the handles.
+    static void copy_slots_from_handles(sample_batch& batch) noexcept {
+        for (std::size_t k = 0; k < batch.m_handles.size(); ++k) {
+            batch.m_slots[k] = batch.m_handles[k].slot;
+        }
+    }
 };
 } // namespace detail
 

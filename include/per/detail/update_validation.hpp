@@ -1,0 +1,48 @@
+#ifndef PER_DETAIL_UPDATE_VALIDATION_HPP
+#define PER_DETAIL_UPDATE_VALIDATION_HPP
+
+#include "../sample_batch.hpp"
+#include "error.hpp"
+
+#include <cstddef>
+#include <iterator>
+#include <string>
+#include <type_traits>
+
+namespace per::detail {
+
+// What every sampler and buffer checks before it applies a batch of priority updates, with one
+// wording: a handle's slot >= capacity throws std::out_of_range naming it and its position;
+// a priority that `accepts` refuses is passed to `reject(argument, priority)`, which throws the
+// class's own std::invalid_argument naming "priorities[k]" (the name is built only then, so
+// the valid path costs one call of `accepts` per entry). O(count); changes nothing.
+template <class Priority, class Accepts, class Reject>
+void validate_updates(const char* where, const replay_handle* handles, const Priority* priorities,
+                      std::size_t count, std::size_t capacity, Accepts&& accepts, Reject&& reject) {
+    static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
+    for (std::size_t k = 0; k < count; ++k) {
+        if (handles[k].slot >= capacity) {
+            throw_out_of_range(where, "handles[k].slot", handles[k].slot,
+                               "must be < capacity() = " + std::to_string(capacity) +
+                                   " (k = " + std::to_string(k) + ")");
+        }
+        const double priority = static_cast<double>(priorities[k]);
+        if (!accepts(priority)) {
+            const std::string argument = "priorities[" + std::to_string(k) + "]";
+            reject(argument.c_str(), priority);
+        }
+    }
+}
+
+// The range form of update_priorities takes two contiguous ranges of equal size.
+template <class Handles, class Priorities>
+void check_same_size(const char* where, const Handles& handles, const Priorities& priorities) {
+    if (std::size(handles) != std::size(priorities)) {
+        throw_invalid_argument(where, "priorities.size()", std::size(priorities),
+                               "must equal handles.size() = " + std::to_string(std::size(handles)));
+    }
+}
+
+} // namespace per::detail
+
+#endif // PER_DETAIL_UPDATE_VALIDATION_HPP
