@@ -29,11 +29,11 @@ inline unsigned lowest_clear_bit(unsigned mask) noexcept {
 }
 
 // The number of values[k] <= u for k in [0, Count), where values is sorted ascending (a
-// node's inclusive prefix sums): the child a search descends to. The portable loop is
-// branch-free; on x86-64 the common node shapes (one cache line: 8 doubles or 16 floats) use
-// explicit compares, a mask and a bit scan: SSE2, which every x86-64 has, or AVX2 when the
-// build enables it (-mavx2 or -march=native). All paths give the same result for sorted,
-// NaN-free input (the trees hold no NaN).
+// node's inclusive prefix sums): the child a search descends to. The portable code is a
+// branch-free binary search; on x86-64 the common node shapes (one cache line: 8 doubles or
+// 16 floats) use explicit SIMD compares: with AVX2 (-mavx2, -march=native) a mask and a bit
+// scan, otherwise SSE2 (every x86-64) compares whose all-ones results are summed as integers.
+// All paths give the same result for sorted, NaN-free input (the trees hold no NaN).
 template <class T, std::size_t Count>
 inline std::size_t count_less_equal(const T* values, T u) noexcept {
     if constexpr ((Count & (Count - 1)) == 0) {
@@ -77,26 +77,32 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
 
 #elif defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 
+// SSE2: a true compare is an all-ones lane, -1 as an integer, so subtracting the compare
+// results from a zero accumulator counts them without a mask or a bit scan. `values` is a
+// tree node or a local array aligned like one (64 bytes), so the loads are aligned.
 template <>
 inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
     const __m128d key = _mm_set1_pd(u);
-    unsigned mask = 0;
+    __m128i count = _mm_setzero_si128();
     for (int part = 0; part < 4; ++part) {
-        const __m128d lanes = _mm_cmple_pd(_mm_loadu_pd(values + 2 * part), key);
-        mask |= static_cast<unsigned>(_mm_movemask_pd(lanes)) << (2 * part);
+        const __m128d holds = _mm_cmple_pd(_mm_load_pd(values + 2 * part), key);
+        count = _mm_sub_epi64(count, _mm_castpd_si128(holds));
     }
-    return lowest_clear_bit(mask);
+    count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
+    return static_cast<std::size_t>(_mm_cvtsi128_si64(count));
 }
 
 template <>
 inline std::size_t count_less_equal<float, 16>(const float* values, float u) noexcept {
     const __m128 key = _mm_set1_ps(u);
-    unsigned mask = 0;
+    __m128i count = _mm_setzero_si128();
     for (int part = 0; part < 4; ++part) {
-        const __m128 lanes = _mm_cmple_ps(_mm_loadu_ps(values + 4 * part), key);
-        mask |= static_cast<unsigned>(_mm_movemask_ps(lanes)) << (4 * part);
+        const __m128 holds = _mm_cmple_ps(_mm_load_ps(values + 4 * part), key);
+        count = _mm_sub_epi32(count, _mm_castps_si128(holds));
     }
-    return lowest_clear_bit(mask);
+    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0x4E)); // + lanes (2, 3, 0, 1)
+    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0xB1)); // + lanes (1, 0, 3, 2)
+    return static_cast<std::size_t>(_mm_cvtsi128_si32(count));
 }
 
 #endif
