@@ -191,6 +191,42 @@ TEMPLATE_TEST_CASE("sum_tree never returns an empty leaf when most leaves are ze
     }
 }
 
+TEMPLATE_TEST_CASE("sum_tree: u at or past the total ends on the last non-empty leaf", "[sum_tree]",
+                   PER_TREE_TYPES) {
+    using T = typename TestType::value_type;
+    // Sparse trees whose last non-empty leaf sits nodes or levels before the end, so the search
+    // has to climb back up from where u = total() takes it. Sizes with partial nodes on every
+    // level check that no descent steps into a child the tree does not store.
+    std::mt19937_64 rng(5);
+    for (std::size_t size : {1u, 3u, 8u, 9u, 63u, 64u, 65u, 513u, 4097u, 40000u}) {
+        CAPTURE(size);
+        for (int trial = 0; trial < 10; ++trial) {
+            TestType tree(size);
+            std::vector<std::size_t> live = {static_cast<std::size_t>(rng() % size)};
+            if (trial % 2 == 1) {
+                live.push_back(static_cast<std::size_t>(rng() % (live[0] + 1)));
+            }
+            for (std::size_t i : live) {
+                tree.set(i, T(1));
+            }
+            const std::size_t last = *std::max_element(live.begin(), live.end());
+            for (T u : {tree.total(), std::nextafter(tree.total(), std::numeric_limits<T>::max()),
+                        tree.total() * T(1e30), std::numeric_limits<T>::max(),
+                        std::numeric_limits<T>::infinity()}) {
+                CAPTURE(u);
+                REQUIRE(tree.find_prefix_unchecked(u) == last);
+                std::size_t batch[2] = {0, 0};
+                const T us[2] = {T(0), u};
+                tree.find_prefix_batch_unchecked(us, 2, batch);
+                REQUIRE(batch[1] == last);
+            }
+            tree.clear(); // clearing keeps the tree searchable once leaves come back
+            tree.set(live[0], T(2));
+            REQUIRE(tree.find_prefix_unchecked(tree.total()) == live[0]);
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("sum_tree: sums whose rounding disagrees with the leaves stay safe",
                    "[sum_tree]", PER_TREE_TYPES) {
     using T = typename TestType::value_type;

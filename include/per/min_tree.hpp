@@ -63,6 +63,14 @@ public:
         m_tree.set(index, value);
     }
 
+    // O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
+    // lines that set(index) will touch. Does nothing if index >= capacity().
+    void prefetch_path(size_type index) const noexcept {
+        if (index < capacity()) {
+            m_tree.prefetch_path(index);
+        }
+    }
+
     // O(Fanout * log_Fanout N). Empties slot `index`. Throws std::out_of_range if
     // index >= capacity().
     void reset(size_type index) {

@@ -24,12 +24,13 @@ namespace per {
 // T is float or double. Each node holds Fanout children in one cache line by default
 // (8 doubles or 16 floats), so a search touches log_Fanout(N) + 1 lines instead of log2(N):
 // 7 instead of 20 at N = 2^20. Inner nodes keep, beside the children's sums, a second line of
-// their running sums, so that choosing a child is a few SIMD compares and a bit scan (see
-// detail/simd.hpp: SSE2 on every x86-64, AVX2 when the build enables it, a portable loop
-// elsewhere). find_prefix_batch descends many queries level by level and prefetches each
-// query's next node, so the cache misses of a batch overlap. docs/sum-tree-layout.md draws
-// the layout. Memory: about sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per
-// leaf for doubles.
+// their exclusive running sums (the sum of the children before each child), so that choosing
+// a child is a few SIMD compares and a count (see detail/simd.hpp: SSE2 on every x86-64, AVX2
+// when the build enables it, a portable loop elsewhere), and making u relative to that child
+// is one subtraction of a value from the same line. find_prefix_batch descends many queries
+// level by level and prefetches each query's next node, so the cache misses of a batch
+// overlap. docs/sum-tree-layout.md draws the layout. Memory: about
+// sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per leaf for doubles.
 //
 // float trees are half the size, but their sums carry float rounding, which moves the
 // boundaries between leaves: with 2^20 leaves (exponential priorities), 2.3% of float-tree
@@ -42,9 +43,11 @@ namespace per {
 // it is bit-identical to the total of a tree freshly built from the same leaves.
 //
 // Search contract: leaf i owns the half-open interval [S(i-1), S(i)) of prefix values, where
-// S(i) is the sum of leaves 0..i. find_prefix never returns an index >= capacity() nor a leaf
-// whose value is zero, even when rounding in the inner sums puts u past the last non-empty
-// child of a node (it then takes the last non-empty child).
+// S(i) is the sum of leaves 0..i as the tree's nodes compute it. find_prefix never returns an
+// index >= capacity() nor a leaf whose value is zero, even when rounding in the inner sums
+// puts u past the last non-empty child of a node: the search then ends on the last non-empty
+// leaf at or before the end of the leaf node it reached, the leaf whose interval ends where u
+// was heading.
 //
 // Exceptions: every member that takes user input validates it first and throws
 // std::invalid_argument or std::out_of_range naming the argument and its value; the tree is
@@ -102,6 +105,16 @@ public:
         m_tree.set(index, value);
     }
 
+    // O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
+    // lines that set(index) will touch, so that a caller with other work to do first (a pow,
+    // validation, the previous update) overlaps their misses with it. Does nothing if
+    // index >= capacity().
+    void prefetch_path(size_type index) const noexcept {
+        if (index < capacity()) {
+            m_tree.prefetch_path(index);
+        }
+    }
+
     // O(N). Leaves 0..count-1 take the values of [first, last) (converted to T), the rest zero.
     // Throws std::invalid_argument if the range holds more than capacity() values or any value
     // set() would reject (the message gives its position). The tree is unchanged when it throws.
@@ -151,11 +164,12 @@ public:
     // which rounding in total() * U can produce, yields the last leaf with a non-zero value.
     size_type find_prefix_unchecked(T u) const noexcept {
         PER_ASSERT(total() > T(0) && u >= T(0));
-        size_type node = 0;
+        u = past_total_to_largest(u);
+        size_type first = 0; // the current node's first entry on its level
         for (size_type level = 0; level < m_tree.depth(); ++level) {
-            node = node * Fanout + descend_inner(m_tree.prefix_node(level, node), u);
+            first = (first + descend_inner(m_tree.prefix_node(level, 0) + first, u)) * Fanout;
         }
-        return node * Fanout + descend_leaf(m_tree.leaf_node(node), u);
+        return descend_leaf(first, u);
     }
 
     // find_prefix_batch without validation; same precondition as find_prefix_unchecked.
@@ -166,33 +180,32 @@ public:
         // the next level as soon as it knows it. By the time the chunk comes back to it, the
         // line has arrived: the cache misses of the whole chunk overlap instead of queueing.
         // The state lives in local arrays, so the compiler knows that no store to it can change
-        // the tree's level pointers.
+        // the tree's level pointers. first[q] is the first entry of query q's node on the
+        // current level, remaining[q] its prefix value relative to that node.
         constexpr size_type chunk = 64;
         T remaining[chunk];
-        size_type node[chunk];
+        size_type first[chunk];
         const size_type depth = m_tree.depth();
         for (size_type begin = 0; begin < count; begin += chunk) {
             const size_type size = count - begin < chunk ? count - begin : chunk;
             for (size_type q = 0; q < size; ++q) {
                 PER_ASSERT(u[begin + q] >= T(0));
-                remaining[q] = u[begin + q];
-                node[q] = 0;
+                remaining[q] = past_total_to_largest(u[begin + q]);
+                first[q] = 0;
             }
             for (size_type level = 0; level < depth; ++level) {
                 const T* nodes = m_tree.prefix_node(level, 0);
                 const T* below =
                     level + 1 < depth ? m_tree.prefix_node(level + 1, 0) : m_tree.leaf_node(0);
                 for (size_type q = 0; q < size; ++q) {
-                    const size_type first = node[q] * Fanout;
-                    const size_type child = first + descend_inner(nodes + first, remaining[q]);
-                    node[q] = child;
-                    prefetch(below + child * Fanout);
+                    const size_type child_first =
+                        (first[q] + descend_inner(nodes + first[q], remaining[q])) * Fanout;
+                    first[q] = child_first;
+                    prefetch(below + child_first);
                 }
             }
-            const T* leaves = m_tree.leaf_node(0);
             for (size_type q = 0; q < size; ++q) {
-                const size_type first = node[q] * Fanout;
-                indices[begin + q] = first + descend_leaf(leaves + first, remaining[q]);
+                indices[begin + q] = descend_leaf(first[q], remaining[q]);
             }
         }
     }
@@ -202,52 +215,93 @@ public:
     size_type memory_bytes() const noexcept { return m_tree.memory_bytes(); }
 
 private:
-    // Picks the child of an inner node whose prefix interval holds u, and makes u relative to
-    // it. prefix[k] is the running sum of the node's entries 0..k, the same left fold that
-    // produced the parent's entry for this node, so a u below that entry always finds a child,
-    // and that child is non-empty: a child reached with prefix[k-1] <= u < prefix[k] has
-    // prefix[k] > prefix[k-1], which adding a zero can never produce.
-    static size_type descend_inner(const T* prefix, T& u) noexcept {
-        const size_type child = detail::count_less_equal<T, Fanout>(prefix, u);
-        if (child == Fanout) {
-            // u >= the node's total: rounding (the entries on the way down were summed in a
-            // different order than u was reduced), or the u >= total() that the unchecked
-            // interface accepts. Take the last non-empty child.
-            size_type last = Fanout - 1;
-            while (last > 0 && !(prefix[last] > prefix[last - 1])) {
-                --last;
-            }
-            u = std::numeric_limits<T>::infinity(); // every level below takes its last too
-            return last;
-        }
-        // Branch-free "u -= child > 0 ? prefix[child - 1] : 0": the child is random, a branch
-        // on it would be mispredicted often.
-        const T before = prefix[child == 0 ? 0 : child - 1];
-        u -= child == 0 ? T(0) : before;
-        return child;
+    // A u at or past total() (which the unchecked interface accepts) becomes the largest
+    // finite T: every level then takes its last stored child (whose exclusive prefix is
+    // finite, unlike the +infinity of padding entries), u stays above every sum on the way
+    // down, and the leaf level takes the last non-empty leaf.
+    T past_total_to_largest(T u) const noexcept {
+        return u < total() ? u : std::numeric_limits<T>::max();
     }
 
-    // The same for a leaf node, whose running sums (the same left fold as the parent's entry)
-    // are formed here from the leaf values.
-    static size_type descend_leaf(const T* leaves, T& u) noexcept {
-        alignas(detail::cache_line_bytes) T prefix[Fanout];
-        T running = leaves[0];
-        prefix[0] = running;
-        for (size_type k = 1; k < Fanout; ++k) {
-            running += leaves[k];
-            prefix[k] = running;
-        }
-        const size_type child = detail::count_less_equal<T, Fanout>(prefix, u);
-        if (child == Fanout) {
-            size_type last = Fanout - 1;
-            while (last > 0 && !(leaves[last] > T(0))) {
-                --last;
+    // Picks the child of an inner node whose prefix interval holds u, and makes u relative to
+    // it. before[k] is the sum of the node's entries 0..k-1 (before[0] = 0), the same left fold
+    // that produced the parent's entry for this node, so the child c with before[c] <= u <
+    // before[c + 1] is non-empty. No test of u against the node's own sum happens here: when
+    // rounding puts u at or past it (the entries on the way down were summed in a different
+    // order than u was reduced), the search takes the last child, and the leaf level repairs
+    // the result (see descend_leaf). Keeping that rare case out of the loop keeps the common
+    // step to a count, one subtraction and an index computation.
+    static size_type descend_inner(const T* before, T& u) noexcept {
+        const T key = u;
+        const size_type count = detail::count_less_equal<T, Fanout>(before, key); // >= 1
+        u = key - before[count - 1];
+        return count - 1;
+    }
+
+    // The leaf under the prefix value u in the leaf node whose first leaf is `first`. The
+    // exclusive running sums are formed here from the leaf values, by the same left fold as
+    // the parent's entry. If u is at or past the node's sum (rounding on the way down, a u
+    // past total(), or an empty leaf node reached that way), the result is the last non-empty
+    // leaf at or before the end of this node: the leaf that ends the prefix interval u was
+    // heading for.
+    size_type descend_leaf(size_type first, T u) const noexcept {
+        T node_total;
+        const size_type child = detail::count_running_sums_less_equal<T, Fanout>(
+                                    m_tree.leaf_node(0) + first, u, node_total) -
+                                1;
+        return u < node_total ? first + child : last_nonempty_leaf_up_to(first + Fanout - 1);
+    }
+
+    // The largest leaf index <= `leaf` whose value is non-zero. O(Fanout * depth): scan the
+    // leaf node backwards, then climb until a node has a non-zero entry before the path, and
+    // descend through the last non-zero entries. Precondition: such a leaf exists (every
+    // caller reaches `leaf` past a non-zero prefix, so it does).
+    size_type last_nonempty_leaf_up_to(size_type leaf) const noexcept {
+        for (size_type index = leaf;; --index) {
+            if (m_tree.leaf(index) > T(0)) {
+                return index;
             }
-            return last;
+            if (index % Fanout == 0) {
+                break;
+            }
         }
-        const T before = prefix[child == 0 ? 0 : child - 1];
-        u -= child == 0 ? T(0) : before;
-        return child;
+        // Climb: `entry` indexes the inner level `level`, whose entry e holds the sum of node e
+        // one level below (a leaf node below the last inner level).
+        size_type level = m_tree.depth() - 1;
+        size_type entry = leaf / Fanout;
+        for (;;) {
+            const T* entries = m_tree.inner_node(level, 0);
+            while (entry % Fanout != 0) {
+                --entry;
+                if (entries[entry] > T(0)) {
+                    return last_nonempty_leaf_below(level, entry);
+                }
+            }
+            if (level == 0) {
+                PER_ASSERT(false && "no non-empty leaf before the search path");
+                return leaf;
+            }
+            --level;
+            entry /= Fanout;
+        }
+    }
+
+    // The last non-empty leaf under the non-zero entry `entry` of inner level `level`.
+    size_type last_nonempty_leaf_below(size_type level, size_type entry) const noexcept {
+        for (++level; level < m_tree.depth(); ++level) {
+            const T* node = m_tree.inner_node(level, entry);
+            size_type child = Fanout - 1;
+            while (child > 0 && !(node[child] > T(0))) {
+                --child;
+            }
+            entry = entry * Fanout + child;
+        }
+        const T* node = m_tree.leaf_node(entry);
+        size_type child = Fanout - 1;
+        while (child > 0 && !(node[child] > T(0))) {
+            --child;
+        }
+        return entry * Fanout + child;
     }
 
     static void prefetch(const T* address) noexcept {

@@ -3,6 +3,7 @@
 
 #include "aligned_allocator.hpp"
 #include "assert.hpp"
+#include "simd.hpp"
 
 #include <algorithm>
 #include <array>
@@ -44,10 +45,14 @@ struct min_reduce {
 // cache line, and a root-to-leaf walk touches log_Fanout(capacity) + 1 lines.
 //
 // Prefixes. With KeepPrefixes (the sum tree), every inner node also has a second line holding
-// the inclusive running reductions of its entries, P(k) = e(0) (+) ... (+) e(k), computed by the
-// same left fold. A search then compares against P with no arithmetic in its dependency chain,
-// while the entries e stay the exact source of truth for updates. The second line costs
-// sizeof(T) * N / (Fanout - 1) bytes: one byte per slot for doubles.
+// the exclusive running reductions of its entries, B(0) = identity(), B(k) = e(0) (+) ... (+)
+// e(k - 1), computed by the same left fold that produces the node's reduction. A search then
+// compares against B with no arithmetic in its dependency chain, and the child it picks reads
+// the reduction of the children before it from the same line, while the entries e stay the
+// exact source of truth for updates. Entries that stand for no node (the padding at the
+// right edge of a level: every level is stored only as far as it has nodes) get B = +infinity,
+// so that no search with a finite u can step into a child that is not stored. The second line
+// costs sizeof(T) * N / (Fanout - 1) bytes: one byte per slot for doubles.
 //
 // Exactness. An entry is never adjusted by a delta: after a leaf changes, each entry on the path
 // is recomputed as the left-to-right reduction of its child node's Fanout values. Every entry
@@ -85,11 +90,23 @@ public:
         for (size_type level = 0; level < m_depth; ++level) {
             m_offsets[level] = offset;
             offset += entries_bottom_up[m_depth - 1 - level];
+            m_nodes_below[level] =
+                level + 1 < m_depth ? entries_bottom_up[m_depth - 2 - level] / Fanout : leaf_nodes;
+            m_full_nodes[level] = m_nodes_below[level] / Fanout;
         }
         m_leaves.assign(leaf_nodes * Fanout, Reduce::identity());
         m_inner.assign(offset, Reduce::identity());
         if constexpr (KeepPrefixes) {
+            // Zero leaves have all-zero prefixes, except the padding's +infinity, which no
+            // later write touches.
             m_prefix.assign(offset, Reduce::identity());
+            for (size_type level = 0; level < m_depth; ++level) {
+                const size_type stored = m_nodes_below[level];
+                std::fill(m_prefix.begin() + static_cast<std::ptrdiff_t>(m_offsets[level] + stored),
+                          m_prefix.begin() +
+                              static_cast<std::ptrdiff_t>(m_offsets[level] + level_entries(level)),
+                          std::numeric_limits<T>::infinity());
+            }
         }
         m_root = Reduce::identity();
     }
@@ -109,7 +126,7 @@ public:
         return m_inner.data() + m_offsets[level] + node * Fanout;
     }
 
-    // The running reductions of inner_node(level, node) (KeepPrefixes only).
+    // The exclusive running reductions of inner_node(level, node) (KeepPrefixes only).
     const T* prefix_node(size_type level, size_type node) const noexcept {
         static_assert(KeepPrefixes, "this tree keeps no prefixes");
         return m_prefix.data() + m_offsets[level] + node * Fanout;
@@ -134,11 +151,30 @@ public:
         m_root = reduced;
     }
 
+    // O(depth). A hint without effect on the contents: starts loading the lines that
+    // set(index) reads and writes (the leaf line and, per inner level, the entry line and the
+    // prefix line of the node on the path), so that their cache misses overlap each other and
+    // whatever the caller does before set(). Precondition: index < capacity().
+    void prefetch_path(size_type index) const noexcept {
+        PER_ASSERT(index < m_capacity);
+        prefetch_line(m_leaves.data() + index);
+        size_type child = index / Fanout;
+        for (size_type level = m_depth; level-- > 0;) {
+            prefetch_line(m_inner.data() + m_offsets[level] + child);
+            if constexpr (KeepPrefixes) {
+                prefetch_line(m_prefix.data() + m_offsets[level] + child);
+            }
+            child /= Fanout;
+        }
+    }
+
     // O(capacity). Every leaf back to identity().
     void clear() noexcept {
         std::fill(m_leaves.begin(), m_leaves.end(), Reduce::identity());
         std::fill(m_inner.begin(), m_inner.end(), Reduce::identity());
-        std::fill(m_prefix.begin(), m_prefix.end(), Reduce::identity());
+        if constexpr (KeepPrefixes) {
+            rebuild();
+        }
         m_root = Reduce::identity();
     }
 
@@ -181,6 +217,8 @@ public:
         std::swap(m_capacity, other.m_capacity);
         std::swap(m_depth, other.m_depth);
         std::swap(m_offsets, other.m_offsets);
+        std::swap(m_nodes_below, other.m_nodes_below);
+        std::swap(m_full_nodes, other.m_full_nodes);
         m_leaves.swap(other.m_leaves);
         m_inner.swap(other.m_inner);
         m_prefix.swap(other.m_prefix);
@@ -198,22 +236,37 @@ public:
     }
 
 private:
-    // Recomputes the running reductions of an inner node (KeepPrefixes) and returns the node's
-    // reduction, which is the same left fold as reduce_node.
+    // Recomputes the exclusive running reductions of an inner node (KeepPrefixes) and returns
+    // the node's reduction, which is the same left fold as reduce_node.
     T refresh_node(size_type level, size_type node) noexcept {
         const T* entries = inner_node(level, node);
         if constexpr (KeepPrefixes) {
+            static_assert(std::is_same_v<Reduce, sum_reduce<T>>, "prefixes are running sums");
             T* prefix = m_prefix.data() + m_offsets[level] + node * Fanout;
+            if (node < m_full_nodes[level]) {
+                return exclusive_running_sums<T, Fanout>(entries, prefix);
+            }
+            // The last node of its level, with padding entries (always zero, so leaving them
+            // out of the sum changes nothing): their prefixes keep the +infinity set by the
+            // constructor.
+            const size_type stored = m_nodes_below[level] - node * Fanout;
             T running = entries[0];
-            prefix[0] = running;
-            for (size_type k = 1; k < Fanout; ++k) {
-                running = Reduce::combine(running, entries[k]);
+            for (size_type k = 1; k < stored; ++k) {
                 prefix[k] = running;
+                running += entries[k];
             }
             return running;
         } else {
             return reduce_node(entries);
         }
+    }
+
+    static void prefetch_line(const T* address) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(address);
+#else
+        (void)address;
+#endif
     }
 
     static constexpr size_type ceil_div(size_type a, size_type b) noexcept {
@@ -228,6 +281,8 @@ private:
     size_type m_capacity = 0;
     size_type m_depth = 0; // number of inner levels, >= 1
     std::array<size_type, max_depth> m_offsets{};
+    std::array<size_type, max_depth> m_nodes_below{}; // stored nodes on the level below
+    std::array<size_type, max_depth> m_full_nodes{};  // nodes with no padding entries
     storage m_leaves;
     storage m_inner;
     storage m_prefix; // empty unless KeepPrefixes

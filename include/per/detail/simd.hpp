@@ -53,6 +53,40 @@ inline std::size_t count_less_equal(const T* values, T u) noexcept {
     }
 }
 
+// The number of exclusive running sums of values[0..Count) that are <= u, where the running
+// sums are 0, v0, v0 + v1, ..., v0 + ... + v(Count - 2), each the left fold of the values
+// before it; `total` receives the fold of all Count values. For non-negative values the sums
+// are sorted, so with 0 <= u < total the result c (>= 1) names the value v(c - 1) whose
+// interval holds u. This is the leaf level of a sum-tree search, where no running sums are
+// stored; the SIMD versions build the sums in registers (a store of single values followed by
+// a vector load of them would stall on store forwarding).
+template <class T, std::size_t Count>
+inline std::size_t count_running_sums_less_equal(const T* values, T u, T& total) noexcept {
+    alignas(64) T before[Count];
+    before[0] = T(0);
+    T running = values[0];
+    for (std::size_t k = 1; k < Count; ++k) {
+        before[k] = running;
+        running += values[k];
+    }
+    total = running;
+    return count_less_equal<T, Count>(before, u);
+}
+
+// Writes the exclusive running sums of values[0..Count) to out: out[0] = 0, out[k] = v0 + ... +
+// v(k - 1), each the left fold of the values before it, and returns the fold of all Count
+// values: the prefix line of a sum-tree node.
+template <class T, std::size_t Count>
+inline T exclusive_running_sums(const T* values, T* out) noexcept {
+    out[0] = T(0);
+    T running = values[0];
+    for (std::size_t k = 1; k < Count; ++k) {
+        out[k] = running;
+        running += values[k];
+    }
+    return running;
+}
+
 #if defined(__AVX2__)
 
 template <>
@@ -75,6 +109,25 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
     return lowest_clear_bit(mask);
 }
 
+template <>
+inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
+                                                            double& total) noexcept {
+    const double p0 = values[0];
+    const double p1 = p0 + values[1];
+    const double p2 = p1 + values[2];
+    const double p3 = p2 + values[3];
+    const double p4 = p3 + values[4];
+    const double p5 = p4 + values[5];
+    const double p6 = p5 + values[6];
+    total = p6 + values[7];
+    const __m256d key = _mm256_set1_pd(u);
+    const __m256d low = _mm256_cmp_pd(_mm256_set_pd(p2, p1, p0, 0.0), key, _CMP_LE_OQ);
+    const __m256d high = _mm256_cmp_pd(_mm256_set_pd(p6, p5, p4, p3), key, _CMP_LE_OQ);
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_pd(low)) |
+                          (static_cast<unsigned>(_mm256_movemask_pd(high)) << 4);
+    return lowest_clear_bit(mask);
+}
+
 #elif defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
 
 // SSE2: a true compare is an all-ones lane, -1 as an integer, so subtracting the compare
@@ -83,13 +136,13 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
 template <>
 inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
     const __m128d key = _mm_set1_pd(u);
-    __m128i count = _mm_setzero_si128();
-    for (int part = 0; part < 4; ++part) {
+    __m128i negated = _mm_castpd_si128(_mm_cmple_pd(_mm_load_pd(values), key));
+    for (int part = 1; part < 4; ++part) {
         const __m128d holds = _mm_cmple_pd(_mm_load_pd(values + 2 * part), key);
-        count = _mm_sub_epi64(count, _mm_castpd_si128(holds));
+        negated = _mm_add_epi64(negated, _mm_castpd_si128(holds));
     }
-    count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
-    return static_cast<std::size_t>(_mm_cvtsi128_si64(count));
+    negated = _mm_add_epi64(negated, _mm_shuffle_epi32(negated, 0xEE)); // + the high lane
+    return static_cast<std::size_t>(-_mm_cvtsi128_si64(negated));
 }
 
 template <>
@@ -103,6 +156,26 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
     count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0x4E)); // + lanes (2, 3, 0, 1)
     count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0xB1)); // + lanes (1, 0, 3, 2)
     return static_cast<std::size_t>(_mm_cvtsi128_si32(count));
+}
+
+template <>
+inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
+                                                            double& total) noexcept {
+    const double p0 = values[0];
+    const double p1 = p0 + values[1];
+    const double p2 = p1 + values[2];
+    const double p3 = p2 + values[3];
+    const double p4 = p3 + values[4];
+    const double p5 = p4 + values[5];
+    const double p6 = p5 + values[6];
+    total = p6 + values[7];
+    const __m128d key = _mm_set1_pd(u);
+    __m128i count = _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p0, 0.0), key));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p2, p1), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p4, p3), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p6, p5), key)));
+    count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
+    return static_cast<std::size_t>(-_mm_cvtsi128_si64(count));
 }
 
 #endif

@@ -1,0 +1,105 @@
+#include <per/detail/simd.hpp>
+
+#include "per_catch.hpp"
+
+#include <cstddef>
+#include <limits>
+#include <random>
+#include <vector>
+
+// The node kernels of the sum tree against plain loops. Each build runs the code path its
+// flags select (SSE2 in the default presets, AVX2 in test-native, the portable loops for
+// node shapes without a SIMD version), so the presets together cover all of them.
+
+namespace {
+
+template <class T>
+std::size_t reference_count(const std::vector<T>& values, T u) {
+    std::size_t count = 0;
+    for (T value : values) {
+        count += value <= u;
+    }
+    return count;
+}
+
+// Non-negative values with zeros (runs of equal running sums), tiny and ordinary values.
+template <class T>
+std::vector<T> random_values(std::size_t count, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::vector<T> values(count);
+    for (T& value : values) {
+        const double kind = unit(rng);
+        value = kind < 0.3   ? T(0)
+                : kind < 0.4 ? static_cast<T>(1e-30 * unit(rng))
+                             : static_cast<T>(unit(rng));
+    }
+    return values;
+}
+
+// Keys that hit every boundary exactly, fall between boundaries, and lie outside the range.
+template <class T>
+std::vector<T> keys_around(const std::vector<T>& sorted) {
+    std::vector<T> keys = {T(0), std::numeric_limits<T>::max(), std::numeric_limits<T>::infinity()};
+    for (T value : sorted) {
+        keys.push_back(value);
+        keys.push_back(std::nextafter(value, T(0)));
+        keys.push_back(std::nextafter(value, std::numeric_limits<T>::infinity()));
+    }
+    return keys;
+}
+
+template <class T, std::size_t Count>
+void check_kernels(std::mt19937_64& rng) {
+    for (int trial = 0; trial < 300; ++trial) {
+        const std::vector<T> values = random_values<T>(Count, rng);
+        // The exclusive running sums by the left fold, as the tree defines them.
+        std::vector<T> before(Count);
+        T running = T(0);
+        for (std::size_t k = 0; k < Count; ++k) {
+            before[k] = k == 0 ? T(0) : running;
+            running = k == 0 ? values[0] : running + values[k];
+        }
+
+        alignas(64) T line[Count];
+        REQUIRE(per::detail::exclusive_running_sums<T, Count>(values.data(), line) == running);
+        for (std::size_t k = 0; k < Count; ++k) {
+            REQUIRE(line[k] == before[k]); // bit for bit: the same additions in the same order
+        }
+
+        for (T u : keys_around(before)) {
+            CAPTURE(trial, u);
+            REQUIRE(per::detail::count_less_equal<T, Count>(line, u) == reference_count(before, u));
+            T total = T(-1);
+            REQUIRE(per::detail::count_running_sums_less_equal<T, Count>(values.data(), u, total) ==
+                    reference_count(before, u));
+            REQUIRE(total == running);
+        }
+    }
+}
+
+} // namespace
+
+TEST_CASE("node kernels match plain loops for every node shape", "[simd]") {
+    std::mt19937_64 rng(2026);
+    check_kernels<double, 8>(rng); // SSE2 / AVX2 versions on x86-64
+    check_kernels<float, 16>(rng); // SSE2 / AVX2 count; portable running sums
+    check_kernels<double, 2>(rng); // portable versions
+    check_kernels<double, 4>(rng);
+    check_kernels<float, 4>(rng);
+    check_kernels<double, 6>(rng); // not a power of two: the plain counting loop
+}
+
+TEST_CASE("count_less_equal skips +infinity padding for every finite key", "[simd]") {
+    alignas(64) double line[8] = {0.0,
+                                  1.0,
+                                  2.5,
+                                  2.5,
+                                  std::numeric_limits<double>::infinity(),
+                                  std::numeric_limits<double>::infinity(),
+                                  std::numeric_limits<double>::infinity(),
+                                  std::numeric_limits<double>::infinity()};
+    REQUIRE(per::detail::count_less_equal<double, 8>(line, 0.0) == 1);
+    REQUIRE(per::detail::count_less_equal<double, 8>(line, 2.5) == 4);
+    REQUIRE(per::detail::count_less_equal<double, 8>(line, std::numeric_limits<double>::max()) ==
+            4);
+}
