@@ -61,7 +61,7 @@ inline void importance_weights_from_values(const double* values, std::size_t cou
             reference = values[k] < reference ? values[k] : reference;
         }
     }
-    // The bases first, then one batched power (vectorized in AVX2 builds: detail/fast_power.hpp).
+    // The bases first, then one batched power (vectorized on x86-64: detail/fast_power.hpp).
     const double n = static_cast<double>(item_count);
     const bool unnormalized = normalization == weight_normalization::none;
     for (std::size_t k = 0; k < count; ++k) {
