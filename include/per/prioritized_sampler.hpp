@@ -474,14 +474,20 @@ private:
         m_sampleable = index.sampleable;
     }
 
+    static void prefetch(const void* address) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(address);
+#else
+        (void)address;
+#endif
+    }
+
     // Starts loading what apply_update(slot) reads and writes (a hint; nothing for a slot out
     // of range).
     void prefetch_update(size_type slot) const noexcept {
         if (slot < capacity()) {
-#if defined(__GNUC__) || defined(__clang__)
-            __builtin_prefetch(m_raw.data() + slot);
-            __builtin_prefetch(m_generations.data() + slot);
-#endif
+            prefetch(m_raw.data() + slot);
+            prefetch(m_generations.data() + slot);
             m_sums.prefetch_path(slot);
             m_mins.prefetch_path(slot / SumTree::fanout);
         }
@@ -508,7 +514,11 @@ private:
             sample_with_replacement(batch_size, generator, handles);
         }
         for (size_type k = 0; k < batch_size; ++k) {
-            weights[k] = static_cast<double>(m_sums.get(handles[k].slot));
+            const size_type slot = handles[k].slot;
+            handles[k].generation = m_generations[slot];
+            weights[k] = static_cast<double>(m_sums.get(slot));
+        }
+        for (size_type k = 0; k < batch_size; ++k) { // apart, so that it vectorizes
             probabilities[k] = weights[k] / total;
         }
         detail::importance_weights_from_values(weights, batch_size, total, m_size, beta,
@@ -537,8 +547,11 @@ private:
                 prefixes[q] = static_cast<value_type>(u);
             }
             m_sums.find_prefix_batch_unchecked(prefixes, count, slots);
+            // The generations are read once the whole batch is drawn (sample_validated):
+            // requested now, they arrive while the next chunks descend the tree.
             for (size_type q = 0; q < count; ++q) {
-                handles[begin + q] = {slots[q], m_generations[slots[q]]};
+                handles[begin + q].slot = slots[q];
+                prefetch(m_generations.data() + slots[q]);
             }
         }
     }
