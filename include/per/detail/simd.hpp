@@ -87,6 +87,22 @@ inline T exclusive_running_sums(const T* values, T* out) noexcept {
     return running;
 }
 
+// The exclusive running sums b1 = v0, b2 = v0 + v1, ..., b7 = v0 + ... + v6 of eight doubles
+// (b0 = 0) and their total, by the left fold, as named values: the SIMD versions of
+// count_running_sums_less_equal pack them into registers.
+struct running_sums_of_eight {
+    explicit running_sums_of_eight(const double* values) noexcept
+        : b1(values[0])
+        , b2(b1 + values[1])
+        , b3(b2 + values[2])
+        , b4(b3 + values[3])
+        , b5(b4 + values[4])
+        , b6(b5 + values[5])
+        , b7(b6 + values[6])
+        , total(b7 + values[7]) {}
+    double b1, b2, b3, b4, b5, b6, b7, total;
+};
+
 #if defined(__AVX2__)
 
 template <>
@@ -112,17 +128,13 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
 template <>
 inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
                                                             double& total) noexcept {
-    const double p0 = values[0];
-    const double p1 = p0 + values[1];
-    const double p2 = p1 + values[2];
-    const double p3 = p2 + values[3];
-    const double p4 = p3 + values[4];
-    const double p5 = p4 + values[5];
-    const double p6 = p5 + values[6];
-    total = p6 + values[7];
+    const running_sums_of_eight sums(values);
+    total = sums.total;
     const __m256d key = _mm256_set1_pd(u);
-    const __m256d low = _mm256_cmp_pd(_mm256_set_pd(p2, p1, p0, 0.0), key, _CMP_LE_OQ);
-    const __m256d high = _mm256_cmp_pd(_mm256_set_pd(p6, p5, p4, p3), key, _CMP_LE_OQ);
+    const __m256d low =
+        _mm256_cmp_pd(_mm256_set_pd(sums.b3, sums.b2, sums.b1, 0.0), key, _CMP_LE_OQ);
+    const __m256d high =
+        _mm256_cmp_pd(_mm256_set_pd(sums.b7, sums.b6, sums.b5, sums.b4), key, _CMP_LE_OQ);
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_pd(low)) |
                           (static_cast<unsigned>(_mm256_movemask_pd(high)) << 4);
     return lowest_clear_bit(mask);
@@ -161,19 +173,13 @@ inline std::size_t count_less_equal<float, 16>(const float* values, float u) noe
 template <>
 inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
                                                             double& total) noexcept {
-    const double p0 = values[0];
-    const double p1 = p0 + values[1];
-    const double p2 = p1 + values[2];
-    const double p3 = p2 + values[3];
-    const double p4 = p3 + values[4];
-    const double p5 = p4 + values[5];
-    const double p6 = p5 + values[6];
-    total = p6 + values[7];
+    const running_sums_of_eight sums(values);
+    total = sums.total;
     const __m128d key = _mm_set1_pd(u);
-    __m128i count = _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p0, 0.0), key));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p2, p1), key)));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p4, p3), key)));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(p6, p5), key)));
+    __m128i count = _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b1, 0.0), key));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b3, sums.b2), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b5, sums.b4), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b7, sums.b6), key)));
     count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
     return static_cast<std::size_t>(-_mm_cvtsi128_si64(count));
 }
