@@ -104,6 +104,7 @@ public:
 private:
     friend ring;
     using ring::check_present;
+    using ring::check_sample_arguments;
     using ring::m_capacity;
     using ring::m_items;
     using ring::m_options;
@@ -179,16 +180,7 @@ private:
     // Validates a sample call (the exceptions of sample) and returns what it draws from: the
     // items sorted by rank and the rank weights. O(N log N).
     distribution check_sample(const char* where, size_type batch_size, double beta) const {
-        if (batch_size == 0) {
-            detail::throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
-        }
-        if (!(beta >= 0.0 && beta <= 1.0)) {
-            detail::throw_invalid_argument(where, "beta", beta, "must be in [0, 1]");
-        }
-        if (m_items.empty()) {
-            throw std::out_of_range(std::string(where) +
-                                    ": nothing to sample: the buffer is empty");
-        }
+        check_sample_arguments(where, batch_size, beta);
         if (m_options.sampling() == sampling_mode::without_replacement &&
             batch_size > m_items.size()) {
             detail::throw_out_of_range(where, "batch_size", batch_size,

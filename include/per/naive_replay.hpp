@@ -109,6 +109,7 @@ private:
     friend ring;
     friend struct detail::checkpoint_access;
     using ring::check_present;
+    using ring::check_sample_arguments;
     using ring::m_capacity;
     using ring::m_items;
     using ring::m_max_priority;
@@ -186,16 +187,7 @@ private:
     // sampling weights of the items present, computed once per call as the tutorials do, and
     // the least non-zero one. O(N).
     distribution check_sample(const char* where, size_type batch_size, double beta) const {
-        if (batch_size == 0) {
-            detail::throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
-        }
-        if (!(beta >= 0.0 && beta <= 1.0)) {
-            detail::throw_invalid_argument(where, "beta", beta, "must be in [0, 1]");
-        }
-        if (m_items.empty()) {
-            throw std::out_of_range(std::string(where) +
-                                    ": nothing to sample: the buffer is empty");
-        }
+        check_sample_arguments(where, batch_size, beta);
         distribution result{present_weights(), std::numeric_limits<double>::infinity()};
         const size_type sampleable = count_non_zero(result.weights);
         if (sampleable == 0) {

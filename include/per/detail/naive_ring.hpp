@@ -36,11 +36,11 @@ namespace per::detail {
 //   "per::naive_prioritized_replay" ("<name>::push" and so on for the members below);
 // - bool accepts_priority(double) const, and check_priority(where, argument, priority) const,
 //   which throws std::invalid_argument naming `argument` for a priority accepts_priority refuses;
-// - check_sample(where, batch_size, beta) const: validates a sample call, throwing before
-//   anything changes, and returns what the sample draws from: an object with `weights` (a
-//   std::vector<double>, one weight per position, some of them non-zero), `smallest_weight` (the
-//   least non-zero one: the least likely item's, for global_max normalization) and
-//   slot(position) (the slot of the item at that position);
+// - check_sample(where, batch_size, beta) const: validates a sample call (starting with
+//   check_sample_arguments), throwing before anything changes, and returns what the sample draws
+//   from: an object with `weights` (a std::vector<double>, one weight per position, some of them
+//   non-zero), `smallest_weight` (the least non-zero one: the least likely item's, for global_max
+//   normalization) and slot(position) (the slot of the item at that position);
 // - on_push(slot) noexcept: told that a push has just filled `slot`, after everything else.
 // Its constructor validates what it adds to the options and then reserves the storage of the
 // items (m_items.reserve(capacity)), so that push never reallocates.
@@ -249,6 +249,22 @@ protected:
         if (slot >= m_items.size()) {
             throw_out_of_range(where, "slot", slot,
                                "must be < size() = " + std::to_string(m_items.size()));
+        }
+    }
+
+    // O(1). The checks every sample call starts with, in this order: std::invalid_argument if
+    // batch_size is 0 or beta is not in [0, 1], std::out_of_range if the buffer is empty.
+    // Derived's check_sample calls it first, then checks what only it knows.
+    void check_sample_arguments(const char* where, size_type batch_size, double beta) const {
+        if (batch_size == 0) {
+            throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
+        }
+        if (!(beta >= 0.0 && beta <= 1.0)) {
+            throw_invalid_argument(where, "beta", beta, "must be in [0, 1]");
+        }
+        if (m_items.empty()) {
+            throw std::out_of_range(std::string(where) +
+                                    ": nothing to sample: the buffer is empty");
         }
     }
 
