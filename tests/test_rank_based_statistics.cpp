@@ -30,6 +30,8 @@ constexpr double false_alarm_rate = 1e-4;
 
 using per::replay_options;
 using per::sampling_mode;
+using per_test::count_draws;
+using per_test::successive_probability;
 
 // What the test knows about a buffer's contents: per slot the priority and when it was pushed.
 struct contents {
@@ -73,28 +75,8 @@ struct contents {
     }
 };
 
-// Draw counts per slot (0..capacity-1) over `batches` batches of batch_size.
-template <class Buffer>
-std::vector<double> count_draws(Buffer& buffer, std::size_t batch_size, std::size_t batches,
-                                std::mt19937_64& rng) {
-    std::vector<double> counts(buffer.capacity(), 0.0);
-    per::replay_batch<int> batch;
-    for (std::size_t b = 0; b < batches; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        for (std::size_t slot : batch.slots()) {
-            counts.at(slot) += 1.0;
-        }
-    }
-    return counts;
-}
-
 void require_fit(const std::vector<double>& observed, const std::vector<double>& expected) {
-    const per_test::chi_square_result result =
-        per_test::chi_square_test(observed, expected, false_alarm_rate);
-    INFO(result.describe());
-    REQUIRE(result.impossible == 0.0);
-    REQUIRE(result.bins >= 2);
-    REQUIRE(result.statistic <= result.threshold);
+    per_test::require_fit(observed, expected, false_alarm_rate);
 }
 
 template <class Buffer>
@@ -105,55 +87,13 @@ void require_probabilities(const Buffer& buffer, const std::vector<double>& expe
     }
 }
 
-// The exact probability of drawing the ordered sequence `slots` without replacement
-// (successive sampling): P(a) * P(b) / (1 - P(a)) * P(c) / (1 - P(a) - P(b)) * ...
-double successive_probability(const std::vector<double>& p, const std::vector<std::size_t>& slots) {
-    double result = 1.0;
-    double remaining = 1.0;
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-        for (std::size_t j = 0; j < k; ++j) {
-            if (slots[j] == slots[k]) {
-                return 0.0;
-            }
-        }
-        result *= p[slots[k]] / remaining;
-        remaining -= p[slots[k]];
-    }
-    return result;
-}
-
-// Observed counts and expected probabilities of every ordered sequence of batch_size slots
-// out of size() (category index: the slots as digits in base size()).
+// Every ordered sequence of batch_size slots, drawn without replacement, fits successive
+// sampling from p.
 template <class Buffer>
 void require_sequences_fit(Buffer& buffer, const std::vector<double>& p, std::size_t batch_size,
                            std::size_t batches, std::mt19937_64& rng) {
-    const std::size_t n = buffer.size();
-    std::size_t categories = 1;
-    for (std::size_t k = 0; k < batch_size; ++k) {
-        categories *= n;
-    }
-    std::vector<double> expected(categories);
-    std::vector<double> observed(categories, 0.0);
-    std::vector<std::size_t> slots(batch_size);
-    for (std::size_t index = 0; index < categories; ++index) {
-        std::size_t rest = index;
-        for (std::size_t k = batch_size; k-- > 0;) {
-            slots[k] = rest % n;
-            rest /= n;
-        }
-        expected[index] = successive_probability(p, slots);
-    }
-    per::replay_batch<int> batch;
-    for (std::size_t b = 0; b < batches; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        std::size_t index = 0;
-        for (std::size_t slot : batch.slots()) {
-            REQUIRE(slot < n);
-            index = index * n + slot;
-        }
-        observed[index] += 1.0;
-    }
-    require_fit(observed, expected);
+    const auto table = per_test::ordered_sequences(buffer, p, batch_size, batches, rng);
+    require_fit(table.observed, table.expected);
 }
 
 // Twelve distinct priorities in a scrambled order.
@@ -273,29 +213,19 @@ TEMPLATE_TEST_CASE("rank statistics: the k-th stratified draw follows P within t
     std::iota(by_rank.begin(), by_rank.end(), std::size_t{0});
     std::sort(by_rank.begin(), by_rank.end(),
               [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
-    std::vector<std::vector<double>> counts(batch_size, std::vector<double>(n, 0.0));
-    std::mt19937_64 rng(14000);
-    per::replay_batch<int> batch;
-    for (int b = 0; b < 6000; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        for (std::size_t k = 0; k < batch_size; ++k) {
-            counts[k][batch.slots()[k]] += 1.0;
-        }
+    std::vector<double> p_by_rank(n);
+    for (std::size_t r = 0; r < n; ++r) {
+        p_by_rank[r] = p[by_rank[r]];
     }
+    std::mt19937_64 rng(14000);
+    const auto counts = per_test::count_draws_by_position(buffer, batch_size, 6000, rng);
     for (std::size_t k = 0; k < batch_size; ++k) {
         CAPTURE(k);
-        const double low = static_cast<double>(k) / batch_size;
-        const double high = static_cast<double>(k + 1) / batch_size;
         std::vector<double> observed(n);
-        std::vector<double> expected(n, 0.0);
-        double cumulative = 0.0;
         for (std::size_t r = 0; r < n; ++r) {
-            const std::size_t slot = by_rank[r];
-            observed[r] = counts[k][slot];
-            const double overlap = std::min(high, cumulative + p[slot]) - std::max(low, cumulative);
-            expected[r] = overlap > 0.0 ? overlap * batch_size : 0.0;
-            cumulative += p[slot];
+            observed[r] = counts[k][by_rank[r]];
         }
+        const auto expected = per_test::stratified_slice_probabilities(p_by_rank, k, batch_size);
         const auto result =
             per_test::chi_square_test(observed, expected, false_alarm_rate / batch_size);
         INFO(result.describe());
@@ -391,14 +321,8 @@ TEMPLATE_TEST_CASE("rank statistics: the checks fail when the expected distribut
             }
             std::mt19937_64 rng(17000);
             const auto counts = count_draws(buffer, 32, 800, rng);
-            const auto right =
-                per_test::chi_square_test(counts, known.probabilities(1.0), false_alarm_rate);
-            const auto wrong =
-                per_test::chi_square_test(counts, known.probabilities(0.7), false_alarm_rate);
-            INFO("right: " << right.describe() << "; wrong: " << wrong.describe());
-            REQUIRE(right.passed);
-            REQUIRE_FALSE(wrong.passed);
-            REQUIRE(wrong.statistic > 10.0 * wrong.threshold);
+            per_test::require_right_not_wrong(counts, known.probabilities(1.0),
+                                              known.probabilities(0.7), false_alarm_rate, 10.0);
         }
     }
     SECTION("ties broken the other way (earlier push first)") {
@@ -413,13 +337,8 @@ TEMPLATE_TEST_CASE("rank statistics: the checks fail when the expected distribut
         }
         std::mt19937_64 rng(17100);
         const auto counts = count_draws(buffer, 32, 800, rng);
-        const auto right =
-            per_test::chi_square_test(counts, known.probabilities(1.0), false_alarm_rate);
-        const auto wrong =
-            per_test::chi_square_test(counts, reversed.probabilities(1.0), false_alarm_rate);
-        INFO("right: " << right.describe() << "; wrong: " << wrong.describe());
-        REQUIRE(right.passed);
-        REQUIRE_FALSE(wrong.passed);
+        per_test::require_right_not_wrong(counts, known.probabilities(1.0),
+                                          reversed.probabilities(1.0), false_alarm_rate, 0.0);
     }
     SECTION("without replacement against independent draws") {
         TestType buffer(5,
@@ -445,10 +364,6 @@ TEMPLATE_TEST_CASE("rank statistics: the checks fail when the expected distribut
             buffer.sample(2, 0.5, rng, batch);
             observed[batch.slots()[0] * 5 + batch.slots()[1]] += 1.0;
         }
-        const auto right_result = per_test::chi_square_test(observed, right, false_alarm_rate);
-        const auto wrong_result = per_test::chi_square_test(observed, wrong, false_alarm_rate);
-        INFO("right: " << right_result.describe() << "; wrong: " << wrong_result.describe());
-        REQUIRE(right_result.passed);
-        REQUIRE_FALSE(wrong_result.passed);
+        per_test::require_right_not_wrong(observed, right, wrong, false_alarm_rate, 0.0);
     }
 }

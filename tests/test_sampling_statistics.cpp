@@ -27,6 +27,9 @@ constexpr double false_alarm_rate = 1e-4;
 
 using per::replay_options;
 using per::sampling_mode;
+using per_test::count_draws;
+using per_test::ordered_sequences;
+using per_test::successive_probability;
 
 // P(i) by hand: (p_i + epsilon)^alpha over the sum, 0 when p_i + epsilon == 0; slots beyond the
 // given priorities (empty ones) get 0.
@@ -45,91 +48,8 @@ std::vector<double> expected_probabilities(const std::vector<double>& priorities
     return result;
 }
 
-// Draw counts per slot (0..capacity-1) over `batches` batches of batch_size.
-template <class Buffer>
-std::vector<double> count_draws(Buffer& buffer, std::size_t batch_size, std::size_t batches,
-                                std::mt19937_64& rng) {
-    std::vector<double> counts(buffer.capacity(), 0.0);
-    per::replay_batch<int> batch;
-    for (std::size_t b = 0; b < batches; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        for (std::size_t slot : batch.slots()) {
-            counts[slot] += 1.0; // a slot >= capacity would be caught by ASan/assertions
-        }
-    }
-    return counts;
-}
-
-// The exact probability of drawing the ordered sequence `slots` without replacement
-// (successive sampling): P(a) * P(b) / (1 - P(a)) * P(c) / (1 - P(a) - P(b)) * ...
-double successive_probability(const std::vector<double>& p, const std::vector<std::size_t>& slots) {
-    double result = 1.0;
-    double remaining = 1.0;
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-        for (std::size_t j = 0; j < k; ++j) {
-            if (slots[j] == slots[k]) {
-                return 0.0;
-            }
-        }
-        if (p[slots[k]] == 0.0) {
-            return 0.0;
-        }
-        result *= p[slots[k]] / remaining;
-        remaining -= p[slots[k]];
-    }
-    return result;
-}
-
-// Expected probabilities and observed counts of every ordered sequence of `batch_size` slots
-// out of `n` (category index: the slots as digits in base n).
-struct sequence_table {
-    std::vector<double> expected;
-    std::vector<double> observed;
-};
-
-template <class Buffer>
-sequence_table ordered_sequences(Buffer& buffer, const std::vector<double>& p,
-                                 std::size_t batch_size, std::size_t batches,
-                                 std::mt19937_64& rng) {
-    const std::size_t n = buffer.size();
-    std::size_t categories = 1;
-    for (std::size_t k = 0; k < batch_size; ++k) {
-        categories *= n;
-    }
-    sequence_table table;
-    table.expected.resize(categories);
-    table.observed.assign(categories, 0.0);
-    std::vector<std::size_t> slots(batch_size);
-    for (std::size_t index = 0; index < categories; ++index) {
-        std::size_t rest = index;
-        for (std::size_t k = batch_size; k-- > 0;) {
-            slots[k] = rest % n;
-            rest /= n;
-        }
-        table.expected[index] = successive_probability(p, slots);
-    }
-    per::replay_batch<int> batch;
-    for (std::size_t b = 0; b < batches; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        std::size_t index = 0;
-        for (std::size_t slot : batch.slots()) {
-            if (slot >= n) {
-                FAIL("slot " << slot << " >= size() = " << n);
-            }
-            index = index * n + slot;
-        }
-        table.observed[index] += 1.0;
-    }
-    return table;
-}
-
 void require_fit(const std::vector<double>& observed, const std::vector<double>& expected) {
-    const per_test::chi_square_result result =
-        per_test::chi_square_test(observed, expected, false_alarm_rate);
-    INFO(result.describe());
-    REQUIRE(result.impossible == 0.0);
-    REQUIRE(result.bins >= 2);
-    REQUIRE(result.statistic <= result.threshold);
+    per_test::require_fit(observed, expected, false_alarm_rate);
 }
 
 const std::vector<double> twelve_priorities = {0.05, 0.2, 0.5, 1.0, 1.5, 2.0,
@@ -229,26 +149,11 @@ TEMPLATE_TEST_CASE("statistics: the k-th stratified draw follows P within the k-
         buffer.push(0, p);
     }
     const auto p = expected_probabilities(priorities, 1.0, 0.0, 8);
-    std::vector<std::vector<double>> counts(batch_size, std::vector<double>(8, 0.0));
     std::mt19937_64 rng(1500);
-    per::replay_batch<int> batch;
-    for (int b = 0; b < 6000; ++b) {
-        buffer.sample(batch_size, 0.5, rng, batch);
-        for (std::size_t k = 0; k < batch_size; ++k) {
-            counts[k][batch.slots()[k]] += 1.0;
-        }
-    }
+    const auto counts = per_test::count_draws_by_position(buffer, batch_size, 6000, rng);
     for (std::size_t k = 0; k < batch_size; ++k) {
         CAPTURE(k);
-        const double low = static_cast<double>(k) / batch_size;
-        const double high = static_cast<double>(k + 1) / batch_size;
-        std::vector<double> expected(8, 0.0);
-        double cumulative = 0.0;
-        for (std::size_t i = 0; i < 8; ++i) {
-            const double overlap = std::min(high, cumulative + p[i]) - std::max(low, cumulative);
-            expected[i] = overlap > 0.0 ? overlap * batch_size : 0.0;
-            cumulative += p[i];
-        }
+        const auto expected = per_test::stratified_slice_probabilities(p, k, batch_size);
         const auto result =
             per_test::chi_square_test(counts[k], expected, false_alarm_rate / batch_size);
         INFO(result.describe());
@@ -388,14 +293,9 @@ TEMPLATE_TEST_CASE("statistics: the tests fail when the expected distribution is
             }
             std::mt19937_64 rng(6000);
             const auto counts = count_draws(buffer, 32, 800, rng);
-            const auto right = per_test::chi_square_test(
-                counts, expected_probabilities(twelve_priorities, 1.0, 0.01, 12), false_alarm_rate);
-            const auto wrong = per_test::chi_square_test(
-                counts, expected_probabilities(twelve_priorities, 0.6, 0.01, 12), false_alarm_rate);
-            INFO("right: " << right.describe() << "; wrong: " << wrong.describe());
-            REQUIRE(right.passed);
-            REQUIRE_FALSE(wrong.passed);
-            REQUIRE(wrong.statistic > 10.0 * wrong.threshold);
+            per_test::require_right_not_wrong(
+                counts, expected_probabilities(twelve_priorities, 1.0, 0.01, 12),
+                expected_probabilities(twelve_priorities, 0.6, 0.01, 12), false_alarm_rate, 10.0);
         }
     }
     SECTION("without replacement") {
@@ -415,13 +315,7 @@ TEMPLATE_TEST_CASE("statistics: the tests fail when the expected distribution is
                 expected_wrong[a * 5 + b] = successive_probability(p_wrong, {a, b});
             }
         }
-        const auto right =
-            per_test::chi_square_test(table.observed, table.expected, false_alarm_rate);
-        const auto wrong =
-            per_test::chi_square_test(table.observed, expected_wrong, false_alarm_rate);
-        INFO("right: " << right.describe() << "; wrong: " << wrong.describe());
-        REQUIRE(right.passed);
-        REQUIRE_FALSE(wrong.passed);
-        REQUIRE(wrong.statistic > 10.0 * wrong.threshold);
+        per_test::require_right_not_wrong(table.observed, table.expected, expected_wrong,
+                                          false_alarm_rate, 10.0);
     }
 }
