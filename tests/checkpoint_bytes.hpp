@@ -43,6 +43,26 @@ inline std::size_t items(std::size_t capacity_value, std::size_t size_value) {
     return item_size(capacity_value, size_value) + 8;
 }
 
+// The rank-based kinds (4 and 5) insert the fill count and the fill stamps after the priorities;
+// a rank-based buffer's ring position, item size and items follow them.
+namespace rank_based {
+inline std::size_t fills(std::size_t capacity_value, std::size_t size_value) {
+    return priorities(capacity_value) + 8 * size_value;
+}
+inline std::size_t stamps(std::size_t capacity_value, std::size_t size_value) {
+    return fills(capacity_value, size_value) + 8;
+}
+inline std::size_t next_slot(std::size_t capacity_value, std::size_t size_value) {
+    return stamps(capacity_value, size_value) + 8 * size_value;
+}
+inline std::size_t item_size(std::size_t capacity_value, std::size_t size_value) {
+    return next_slot(capacity_value, size_value) + 8;
+}
+inline std::size_t items(std::size_t capacity_value, std::size_t size_value) {
+    return item_size(capacity_value, size_value) + 8;
+}
+} // namespace rank_based
+
 inline std::uint64_t read_u64(const std::string& bytes, std::size_t at) {
     std::uint64_t value = 0;
     for (int i = 0; i < 8; ++i) {

@@ -7,11 +7,15 @@
 // floats (exact). Besides every observer, the description includes
 // - the generation of every slot, empty ones too (read by filling each empty slot of a copy),
 // - a probe batch: what a copy draws with a fixed engine (or the exception it throws), so that
-//   the trees behind the observers are compared too.
+//   the trees behind the observers are compared too;
+// - for rank-based samplers, the rank of every slot and the age order: how a copy whose items
+//   all get one common priority ranks them (by fill stamps alone), which decides every later
+//   tie.
 #include <per/min_tree.hpp>
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
 #include <per/prioritized_sampler.hpp>
+#include <per/rank_based.hpp>
 #include <per/sum_tree.hpp>
 
 #include <cstddef>
@@ -131,6 +135,39 @@ std::string state(const per::basic_prioritized_sampler<SumTree>& sampler,
             text += " " + std::to_string(slot) + ":" + hex(sampler.priority(slot)) + "/" +
                     hex(sampler.probability(slot));
         }
+    }
+    text += "\n" + generations_text(sampler) + "\n" + probe_text(sampler, probe_batch);
+    return text;
+}
+
+inline std::string state(const per::rank_based_sampler& sampler, std::size_t probe_batch = 5) {
+    std::string text =
+        "rank_based_sampler capacity " + std::to_string(sampler.capacity()) + " size " +
+        std::to_string(sampler.size()) + " sampleable " +
+        std::to_string(sampler.sampleable_size()) + " empty " + std::to_string(sampler.empty()) +
+        " max_priority " + hex(sampler.max_priority()) + " alpha " + hex(sampler.alpha()) +
+        " total " + hex(sampler.total_weight()) + " memory " +
+        std::to_string(sampler.memory_bytes()) + " " + options_text(sampler.options()) + "\nslots:";
+    for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
+        if (sampler.contains(slot)) {
+            text += " " + std::to_string(slot) + ":" + hex(sampler.priority(slot)) + "#" +
+                    std::to_string(sampler.rank(slot)) + "/" + hex(sampler.probability(slot));
+        }
+    }
+    text += "\nby rank:";
+    for (std::size_t rank = 1; rank <= sampler.size(); ++rank) {
+        text += " " + std::to_string(sampler.slot_of_rank(rank));
+    }
+    // Updates keep an item's fill stamp: with one priority for all, the ranks are the age order.
+    per::rank_based_sampler same_priority = sampler;
+    for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
+        if (sampler.contains(slot)) {
+            same_priority.update_priority(sampler.handle(slot), 0.0);
+        }
+    }
+    text += "\nage order:";
+    for (std::size_t rank = 1; rank <= same_priority.size(); ++rank) {
+        text += " " + std::to_string(same_priority.slot_of_rank(rank));
     }
     text += "\n" + generations_text(sampler) + "\n" + probe_text(sampler, probe_batch);
     return text;

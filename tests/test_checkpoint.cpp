@@ -5,6 +5,7 @@
 #include <per/checkpoint.hpp>
 
 #include "checkpoint_bytes.hpp"
+#include "checkpoint_round_trip.hpp"
 #include "per_catch.hpp"
 #include "state_snapshot.hpp"
 
@@ -27,6 +28,10 @@ using per::replay_handle;
 using per::replay_options;
 using per::sampling_mode;
 using per::weight_normalization;
+using per_test::load_error;
+using per_test::load_from;
+using per_test::require_same_batches;
+using per_test::saved;
 using per_test::state;
 
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
@@ -36,50 +41,6 @@ const sampling_mode all_modes[] = {sampling_mode::stratified, sampling_mode::ind
                                    sampling_mode::without_replacement};
 const weight_normalization all_normalizations[] = {
     weight_normalization::global_max, weight_normalization::batch_max, weight_normalization::none};
-
-template <class Object>
-std::string saved(const Object& object) {
-    std::ostringstream out;
-    per::save(out, object);
-    return out.str();
-}
-
-template <class Object>
-void load_from(const std::string& checkpoint, Object& object) {
-    std::istringstream in(checkpoint);
-    per::load(in, object);
-}
-
-// The code of the checkpoint_error a load throws; fails the test if it throws nothing or
-// something else.
-template <class Object, class... Serializer>
-checkpoint_errc load_error(const std::string& checkpoint, Object& object,
-                           Serializer&&... serializer) {
-    std::istringstream in(checkpoint);
-    try {
-        per::load(in, object, serializer...);
-    } catch (const per::checkpoint_error& error) {
-        INFO(error.what());
-        REQUIRE(std::string(error.what()).rfind("per::load: ", 0) == 0);
-        return error.code();
-    }
-    FAIL("load did not throw per::checkpoint_error");
-    return checkpoint_errc::stream_error;
-}
-
-// Two objects draw the same batches from identically seeded engines, and leave the engines in
-// the same state.
-template <class A, class B>
-void require_same_batches(A& a, B& b, std::size_t batch_size, std::uint64_t seed) {
-    std::mt19937_64 engine_a(seed);
-    std::mt19937_64 engine_b(seed);
-    for (int round = 0; round < 4; ++round) {
-        const auto batch_a = a.sample(batch_size, 0.25 * round, engine_a);
-        const auto batch_b = b.sample(batch_size, 0.25 * round, engine_b);
-        REQUIRE(per_test::batch_text(batch_a) == per_test::batch_text(batch_b));
-    }
-    REQUIRE(engine_a == engine_b);
-}
 
 // A sampler with a history: fills, overwrites, erasures, updates (double and float), and an
 // alpha change, so that generations, max priority and raw priorities are all non-trivial.

@@ -4,6 +4,7 @@
 #include "naive_replay.hpp"
 #include "prioritized_replay.hpp"
 #include "prioritized_sampler.hpp"
+#include "rank_based.hpp"
 #include "replay_options.hpp"
 
 #include <algorithm>
@@ -22,10 +23,14 @@
 #include <vector>
 
 // Checkpoints: save a sampler or a replay buffer to a std::ostream and load it back, so that a
-// training run can stop and resume with the same priorities, handles and ring position. A loaded
+// training run can stop and resume with the same priorities, handles and ring position. It
+// covers the proportional sampler and buffer (basic_prioritized_sampler<SumTree>,
+// prioritized_replay<Item, basic_prioritized_sampler<SumTree>>), the rank-based ones
+// (rank_based_sampler, rank_based_replay<Item>) and naive_prioritized_replay<Item>. A loaded
 // object is indistinguishable from the saved one: same items, raw priorities, generations,
-// options, running max priority and ring position, and it draws the same batches from the same
-// engine state (bit for bit when the tree type is the same).
+// options, running max priority, ring position and (rank-based) order among equal priorities,
+// and it draws the same batches from the same engine state (bit for bit when the tree type is
+// the same).
 //
 //     std::ofstream out("replay.ckpt", std::ios::binary);
 //     per::save(out, buffer);                      // items trivially copyable
@@ -43,8 +48,10 @@
 //
 //     magic          8 bytes  89 50 45 52 0D 0A 1A 0A ("\x89PER\r\n\x1a\n")
 //     version        u32      1
-//     kind           u32      1 sampler, 2 prioritized_replay, 3 naive_prioritized_replay
-//     value size     u32      sizeof of the sum tree's value type (8 for the naive buffer)
+//     kind           u32      1 sampler, 2 prioritized_replay, 3 naive_prioritized_replay,
+//                             4 rank_based_sampler, 5 rank_based_replay
+//     value size     u32      sizeof of the sum tree's value type (8 for the naive buffer; for
+//                             the rank-based kinds, the rank-weight tree's: 8)
 //     fanout         u32      the sum tree's fanout (0 for the naive buffer); informational
 //     capacity       u64
 //     size           u64      filled slots
@@ -55,7 +62,10 @@
 //     filled         capacity x u8   1 if the slot holds an item, else 0
 //     generations    capacity x u32
 //     priorities     size x f64      raw priorities of the filled slots, in slot order
-//   replay and naive kinds only:
+//   rank-based kinds only (4 and 5):
+//     fills          u64      fills so far: the clock that orders equal priorities
+//     stamps         size x u64      the fill stamp of each filled slot, in slot order
+//   replay kinds only (2, 3 and 5):
 //     next slot      u64      the ring position (where the next push goes)
 //     item size      u64      sizeof(Item) for raw items, 0 for serialized items
 //     items          size x (item size bytes), or size x (u64 length, length bytes)
@@ -69,8 +79,10 @@
 // Loading. load reads the whole checkpoint, verifies the checksum, validates every value (the
 // same rules the object's own members enforce: options, raw priorities finite, >= 0 and within
 // the sampler's limit, max priority >= initial_max_priority and >= every raw priority, filled
-// count equal to size, ring invariants), rebuilds the trees from the raw priorities in O(N), and
-// only then replaces the target with the result (a noexcept move). The loaded checkpoint
+// count equal to size, ring invariants; for rank-based kinds distinct fill stamps in [1, fills],
+// growing along the ring for a buffer, and fills agreeing with the generations), rebuilds the
+// trees from the raw priorities in O(N) (O(N log N) for the rank order), and only then replaces
+// the target with the result (a noexcept move). The loaded checkpoint
 // replaces everything, capacity and options included: check capacity() afterwards if the
 // target must keep its own (a sampler that indexes external storage, say).
 // Errors: per::checkpoint_error (a std::runtime_error) with code() saying why, for truncated,
@@ -83,7 +95,7 @@
 // size of the target again until it replaces it.
 //
 // Complexity: O(N + total item bytes) for both save and load (the checksum runs at about 1 byte
-// per nanosecond).
+// per nanosecond); loading a rank-based kind adds O(N log N) to sort the ranks.
 //
 // Generations: a handle names (slot, 32-bit generation). A checkpoint keeps the generations, so
 // handles taken before save are still valid (or still stale) after load.
@@ -120,7 +132,13 @@ private:
 inline constexpr std::uint32_t checkpoint_format_version = 1;
 
 // The kind tag of a checkpoint: which object wrote it.
-enum class checkpoint_kind : std::uint32_t { sampler = 1, replay = 2, naive_replay = 3 };
+enum class checkpoint_kind : std::uint32_t {
+    sampler = 1,            // basic_prioritized_sampler<SumTree>
+    replay = 2,             // prioritized_replay<Item, basic_prioritized_sampler<SumTree>>
+    naive_replay = 3,       // naive_prioritized_replay<Item>
+    rank_based_sampler = 4, // rank_based_sampler
+    rank_based_replay = 5,  // prioritized_replay<Item, rank_based_sampler>
+};
 
 namespace detail {
 
@@ -363,9 +381,23 @@ inline const char* kind_name(std::uint32_t kind) noexcept {
         return "a prioritized_replay";
     case static_cast<std::uint32_t>(checkpoint_kind::naive_replay):
         return "a naive_prioritized_replay";
+    case static_cast<std::uint32_t>(checkpoint_kind::rank_based_sampler):
+        return "a rank_based_sampler";
+    case static_cast<std::uint32_t>(checkpoint_kind::rank_based_replay):
+        return "a rank_based_replay";
     default:
         return "an unknown object";
     }
+}
+
+// Which kinds continue with a ring position and items, and which with fill stamps.
+inline bool has_ring(checkpoint_kind kind) noexcept {
+    return kind == checkpoint_kind::replay || kind == checkpoint_kind::naive_replay ||
+           kind == checkpoint_kind::rank_based_replay;
+}
+inline bool has_stamps(checkpoint_kind kind) noexcept {
+    return kind == checkpoint_kind::rank_based_sampler ||
+           kind == checkpoint_kind::rank_based_replay;
 }
 
 // How items are encoded: raw bytes (item size = sizeof(Item)) or by a user serializer (0).
@@ -387,6 +419,8 @@ struct checkpoint_image {
     std::vector<unsigned char> filled;      // capacity bytes
     std::vector<unsigned char> generations; // capacity x u32, little-endian
     std::vector<unsigned char> priorities;  // size x f64, little-endian
+    std::uint64_t fills = 0;                // rank-based kinds: fills so far
+    std::vector<unsigned char> stamps;      // rank-based kinds: size x u64, little-endian
     std::uint64_t next = 0;
     std::uint64_t item_size = 0;
     std::vector<unsigned char> items; // raw items back to back, or length-prefixed records
@@ -395,6 +429,7 @@ struct checkpoint_image {
         return load_u32(generations.data() + 4 * slot);
     }
     double priority(std::size_t k) const noexcept { return load_f64(priorities.data() + 8 * k); }
+    std::uint64_t stamp(std::size_t k) const noexcept { return load_u64(stamps.data() + 8 * k); }
 };
 
 [[noreturn]] inline void invalid(const std::string& message) {
@@ -452,7 +487,11 @@ inline checkpoint_image read_checkpoint(std::istream& in, checkpoint_kind expect
     reader.chunked(image.filled, image.capacity, 1, "the filled flags");
     reader.chunked(image.generations, image.capacity, 4, "the generations");
     reader.chunked(image.priorities, image.size, 8, "the priorities");
-    if (expected_kind != checkpoint_kind::sampler) {
+    if (has_stamps(expected_kind)) {
+        image.fills = reader.u64("the fill count");
+        reader.chunked(image.stamps, image.size, 8, "the fill stamps");
+    }
+    if (has_ring(expected_kind)) {
         image.next = reader.u64("the ring position");
         image.item_size = reader.u64("the item size");
         if (image.item_size != expected_item_size) {
@@ -623,6 +662,48 @@ constexpr void require_raw_item() {
                   "default-constructible Item: pass write_item / read_item callables instead");
 }
 
+// The fixed fields every kind starts with, from the magic to the max priority (80 bytes).
+inline void write_header(checkpoint_writer& writer, checkpoint_kind kind, std::size_t value_size,
+                         std::size_t fanout, std::size_t capacity, std::size_t size,
+                         const replay_options& options, double max_priority) {
+    writer.bytes(checkpoint_magic, 8);
+    writer.u32(checkpoint_format_version);
+    writer.u32(static_cast<std::uint32_t>(kind));
+    writer.u32(static_cast<std::uint32_t>(value_size));
+    writer.u32(static_cast<std::uint32_t>(fanout));
+    writer.u64(capacity);
+    writer.u64(size);
+    writer.f64(options.alpha());
+    writer.f64(options.epsilon());
+    writer.f64(options.initial_max_priority());
+    writer.u32(sampling_code(options.sampling()));
+    writer.u32(normalization_code(options.normalization()));
+    writer.f64(max_priority);
+}
+
+// What a checkpoint records about each sampler type: its kinds (alone and in a buffer), the
+// size of its tree's values and its largest capacity.
+template <class Sampler>
+struct sampler_traits;
+
+template <class SumTree>
+struct sampler_traits<basic_prioritized_sampler<SumTree>> {
+    static constexpr checkpoint_kind sampler_kind = checkpoint_kind::sampler;
+    static constexpr checkpoint_kind replay_kind = checkpoint_kind::replay;
+    static constexpr std::uint32_t value_size = sizeof(typename SumTree::value_type);
+    static constexpr std::size_t max_capacity() noexcept { return SumTree::max_capacity(); }
+};
+
+template <>
+struct sampler_traits<rank_based_sampler> {
+    static constexpr checkpoint_kind sampler_kind = checkpoint_kind::rank_based_sampler;
+    static constexpr checkpoint_kind replay_kind = checkpoint_kind::rank_based_replay;
+    static constexpr std::uint32_t value_size = sizeof(rank_based_sampler::tree_type::value_type);
+    static constexpr std::size_t max_capacity() noexcept {
+        return rank_based_sampler::max_capacity();
+    }
+};
+
 // The friend of the samplers and buffers: reads their private state for save and fills a
 // freshly constructed object for load.
 struct checkpoint_access {
@@ -630,20 +711,8 @@ struct checkpoint_access {
     static void write_sampler(checkpoint_writer& writer, checkpoint_kind kind,
                               const basic_prioritized_sampler<SumTree>& sampler) {
         using sampler_type = basic_prioritized_sampler<SumTree>;
-        const replay_options& options = sampler.m_options;
-        writer.bytes(checkpoint_magic, 8);
-        writer.u32(checkpoint_format_version);
-        writer.u32(static_cast<std::uint32_t>(kind));
-        writer.u32(static_cast<std::uint32_t>(sizeof(typename sampler_type::value_type)));
-        writer.u32(static_cast<std::uint32_t>(SumTree::fanout));
-        writer.u64(sampler.capacity());
-        writer.u64(sampler.size());
-        writer.f64(options.alpha());
-        writer.f64(options.epsilon());
-        writer.f64(options.initial_max_priority());
-        writer.u32(sampling_code(options.sampling()));
-        writer.u32(normalization_code(options.normalization()));
-        writer.f64(sampler.m_max_priority);
+        write_header(writer, kind, sizeof(typename sampler_type::value_type), SumTree::fanout,
+                     sampler.capacity(), sampler.size(), sampler.m_options, sampler.m_max_priority);
         for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
             writer.u8(sampler.m_raw[slot] != sampler_type::empty_slot ? 1 : 0);
         }
@@ -690,46 +759,168 @@ struct checkpoint_access {
         sampler.m_max_priority = image.max_priority;
     }
 
-    template <class SumTree>
-    static void load_sampler(std::istream& in, basic_prioritized_sampler<SumTree>& target) {
-        using sampler_type = basic_prioritized_sampler<SumTree>;
-        static_assert(std::is_nothrow_move_assignable_v<sampler_type>,
+    // The fields of a proportional sampler's checkpoint, then the fill count and the fill stamp
+    // of every filled slot in slot order (the tie-breaking order). Value size and fanout are
+    // those of the rank-weight tree.
+    static void write_sampler(checkpoint_writer& writer, checkpoint_kind kind,
+                              const rank_based_sampler& sampler) {
+        using tree_type = rank_based_sampler::tree_type;
+        const std::size_t capacity = sampler.capacity();
+        const order_statistics_tree& index = sampler.m_index;
+        write_header(writer, kind, sizeof(tree_type::value_type), tree_type::fanout, capacity,
+                     sampler.size(), sampler.m_options, sampler.m_max_priority);
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            writer.u8(index.contains(slot) ? 1 : 0);
+        }
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            writer.u32(sampler.m_generations[slot]);
+        }
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            if (index.contains(slot)) {
+                writer.f64(index.priority(slot));
+            }
+        }
+        writer.u64(sampler.m_fills);
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            if (index.contains(slot)) {
+                writer.u64(index.stamp(slot));
+            }
+        }
+    }
+
+    // `sampler` was just constructed with options_of(image) and image.capacity. Validates the
+    // raw priorities, the fill stamps (each in [1, fills], all distinct, and for a buffer
+    // growing along the ring from its oldest slot), the fill count against the generations
+    // and the max priority; then installs them and rebuilds the order-statistics tree and the
+    // rank weights (O(C + N log N)).
+    static void fill_sampler(const checkpoint_image& image, rank_based_sampler& sampler) {
+        const auto accepts = [&sampler](const std::string& name, double priority) {
+            try {
+                sampler.validate_priority("per::load", name.c_str(), priority);
+            } catch (const std::invalid_argument& error) {
+                invalid(error.what());
+            }
+        };
+        const auto at = [](const char* field, std::size_t slot) {
+            return std::string(field) + "[" + std::to_string(slot) + "]";
+        };
+        const std::size_t capacity = sampler.capacity();
+        const std::size_t size = static_cast<std::size_t>(image.size);
+        std::vector<double> priorities(capacity, -1.0); // negative: not in the tree
+        std::vector<std::uint64_t> stamps(capacity, 0);
+        std::vector<std::pair<std::uint64_t, std::size_t>> by_stamp; // (stamp, slot)
+        by_stamp.reserve(size);
+        std::size_t k = 0;
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            if (image.filled[slot] == 0) {
+                continue;
+            }
+            const double priority = image.priority(k);
+            const std::uint64_t stamp = image.stamp(k);
+            ++k;
+            accepts(at("priorities", slot), priority);
+            if (stamp == 0 || stamp > image.fills) {
+                invalid(at("stamps", slot) + " = " + std::to_string(stamp) +
+                        " must be in [1, fills = " + std::to_string(image.fills) + "]");
+            }
+            priorities[slot] = priority;
+            stamps[slot] = stamp;
+            by_stamp.emplace_back(stamp, slot);
+        }
+        check_max_priority(image, accepts);
+        std::sort(by_stamp.begin(), by_stamp.end());
+        for (std::size_t i = 1; i < by_stamp.size(); ++i) {
+            if (by_stamp[i].first == by_stamp[i - 1].first) {
+                invalid(at("stamps", by_stamp[i - 1].second) + " = " +
+                        at("stamps", by_stamp[i].second) + " = " +
+                        std::to_string(by_stamp[i].first) + ": every fill has its own stamp");
+            }
+        }
+        if (has_ring(static_cast<checkpoint_kind>(image.kind)) && size > 1) {
+            // A buffer fills its slots in ring order: the stamps grow from the oldest slot on
+            // (the next slot once the ring is full, slot 0 before).
+            const std::size_t oldest = size == capacity ? static_cast<std::size_t>(image.next) : 0;
+            for (std::size_t i = 1; i < size; ++i) {
+                const std::size_t slot = (oldest + i) % capacity;
+                const std::size_t before = (oldest + i - 1) % capacity;
+                if (!(stamps[slot] > stamps[before])) {
+                    invalid(at("stamps", slot) + " = " + std::to_string(stamps[slot]) +
+                            " must be > " + at("stamps", before) + " = " +
+                            std::to_string(stamps[before]) +
+                            ": a replay buffer fills its slots in ring order");
+                }
+            }
+        }
+        // Every fill increments one generation and the fill count: they agree modulo 2^32.
+        std::uint32_t generations = 0;
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            generations += image.generation(slot);
+        }
+        if (generations != static_cast<std::uint32_t>(image.fills)) {
+            invalid("fills = " + std::to_string(image.fills) +
+                    " disagrees with the generations, which add up to " +
+                    std::to_string(generations) +
+                    " modulo 2^32 (every fill increments one generation)");
+        }
+
+        // Install: the order-statistics tree from the keys, the rank weights as set_alpha
+        // writes them. Either may throw std::bad_alloc; `sampler` is a staged copy.
+        std::vector<double> weights(size);
+        for (std::size_t rank = 1; rank <= size; ++rank) {
+            weights[rank - 1] = rank_based_sampler::rank_weight(rank, sampler.alpha());
+        }
+        sampler.m_index.assign(priorities.data(), stamps.data());
+        sampler.m_rank_weights.assign(weights.begin(), weights.end());
+        for (std::size_t slot = 0; slot < capacity; ++slot) {
+            sampler.m_generations[slot] = image.generation(slot);
+        }
+        sampler.m_fills = image.fills;
+        sampler.m_max_priority = image.max_priority;
+    }
+
+    template <class Sampler>
+    static void save_sampler(std::ostream& out, const Sampler& sampler) {
+        checkpoint_writer writer(out);
+        write_sampler(writer, sampler_traits<Sampler>::sampler_kind, sampler);
+        writer.finish();
+    }
+
+    template <class Sampler>
+    static void load_sampler(std::istream& in, Sampler& target) {
+        using traits = sampler_traits<Sampler>;
+        static_assert(std::is_nothrow_move_assignable_v<Sampler>,
                       "load replaces the target by a noexcept move (strong guarantee)");
         const checkpoint_image image =
-            read_checkpoint(in, checkpoint_kind::sampler,
-                            static_cast<std::uint32_t>(sizeof(typename sampler_type::value_type)));
+            read_checkpoint(in, traits::sampler_kind, traits::value_size);
         const replay_options options = options_of(image);
-        const std::size_t capacity = checked_layout(image, SumTree::max_capacity(), false);
-        sampler_type staged = construct<sampler_type>(capacity, options);
+        const std::size_t capacity = checked_layout(image, traits::max_capacity(), false);
+        Sampler staged = construct<Sampler>(capacity, options);
         fill_sampler(image, staged);
         target = std::move(staged);
     }
 
-    template <class Item, class SumTree, class ItemWriter>
-    static void
-    save_replay(std::ostream& out,
-                const prioritized_replay<Item, basic_prioritized_sampler<SumTree>>& buffer,
-                std::uint64_t item_size, ItemWriter&& write) {
+    template <class Item, class Sampler, class ItemWriter>
+    static void save_replay(std::ostream& out, const prioritized_replay<Item, Sampler>& buffer,
+                            std::uint64_t item_size, ItemWriter&& write) {
         checkpoint_writer writer(out);
-        write_sampler(writer, checkpoint_kind::replay, buffer.m_sampler);
+        write_sampler(writer, sampler_traits<Sampler>::replay_kind, buffer.m_sampler);
         writer.u64(buffer.m_next);
         writer.u64(item_size);
         write(writer, buffer.m_items);
         writer.finish();
     }
 
-    template <class Item, class SumTree, class ItemReader>
-    static void load_replay(std::istream& in,
-                            prioritized_replay<Item, basic_prioritized_sampler<SumTree>>& target,
+    template <class Item, class Sampler, class ItemReader>
+    static void load_replay(std::istream& in, prioritized_replay<Item, Sampler>& target,
                             std::uint64_t item_size, ItemReader&& read) {
-        using buffer_type = prioritized_replay<Item, basic_prioritized_sampler<SumTree>>;
+        using traits = sampler_traits<Sampler>;
+        using buffer_type = prioritized_replay<Item, Sampler>;
         static_assert(std::is_nothrow_move_assignable_v<buffer_type>,
                       "load replaces the target by a noexcept move (strong guarantee)");
-        using value_type = typename basic_prioritized_sampler<SumTree>::value_type;
-        const checkpoint_image image = read_checkpoint(
-            in, checkpoint_kind::replay, static_cast<std::uint32_t>(sizeof(value_type)), item_size);
+        const checkpoint_image image =
+            read_checkpoint(in, traits::replay_kind, traits::value_size, item_size);
         const replay_options options = options_of(image);
-        const std::size_t capacity = checked_layout(image, SumTree::max_capacity(), true);
+        const std::size_t capacity = checked_layout(image, traits::max_capacity(), true);
         buffer_type staged = construct<buffer_type>(capacity, options);
         fill_sampler(image, staged.m_sampler);
         read(image, staged.m_items); // reserved for capacity by the constructor
@@ -744,19 +935,8 @@ struct checkpoint_access {
         const std::size_t capacity = buffer.m_capacity;
         const std::size_t size = buffer.m_items.size();
         checkpoint_writer writer(out);
-        writer.bytes(checkpoint_magic, 8);
-        writer.u32(checkpoint_format_version);
-        writer.u32(static_cast<std::uint32_t>(checkpoint_kind::naive_replay));
-        writer.u32(static_cast<std::uint32_t>(sizeof(double)));
-        writer.u32(0);
-        writer.u64(capacity);
-        writer.u64(size);
-        writer.f64(options.alpha());
-        writer.f64(options.epsilon());
-        writer.f64(options.initial_max_priority());
-        writer.u32(sampling_code(options.sampling()));
-        writer.u32(normalization_code(options.normalization()));
-        writer.f64(buffer.m_max_priority);
+        write_header(writer, checkpoint_kind::naive_replay, sizeof(double), 0, capacity, size,
+                     options, buffer.m_max_priority);
         for (std::size_t slot = 0; slot < capacity; ++slot) {
             writer.u8(slot < size ? 1 : 0);
         }
@@ -805,13 +985,6 @@ struct checkpoint_access {
         read(image, staged.m_items); // reserved for capacity by the constructor
         staged.m_next = static_cast<std::size_t>(image.next);
         target = std::move(staged);
-    }
-
-    template <class SumTree>
-    static void save_sampler(std::ostream& out, const basic_prioritized_sampler<SumTree>& sampler) {
-        checkpoint_writer writer(out);
-        write_sampler(writer, checkpoint_kind::sampler, sampler);
-        writer.finish();
     }
 
 private:
@@ -899,6 +1072,78 @@ void load(std::istream& in, prioritized_replay<Item, basic_prioritized_sampler<S
 // were verified. Whatever read_item throws propagates; the buffer is unchanged then too.
 template <class Item, class SumTree, class ReadItem>
 void load(std::istream& in, prioritized_replay<Item, basic_prioritized_sampler<SumTree>>& buffer,
+          ReadItem read_item) {
+    detail::checkpoint_access::load_replay(
+        in, buffer, detail::serialized_items,
+        [&read_item](const detail::checkpoint_image& image, std::vector<Item>& out) {
+            detail::read_items(image, out, read_item);
+        });
+}
+
+// --- rank_based_sampler and rank_based_replay -------------------------------------------------
+
+// Writes `sampler` (options, raw priorities, generations, running max priority, and the fill
+// stamps that order equal priorities) to `out` as a checkpoint of kind 4. O(C). Throws
+// per::checkpoint_error (code stream_error) if the stream fails, or what the stream throws if
+// its exceptions are enabled. The sampler is unchanged.
+inline void save(std::ostream& out, const rank_based_sampler& sampler) {
+    detail::checkpoint_access::save_sampler(out, sampler);
+}
+
+// Replaces `sampler` with the rank-based sampler saved in `in` (capacity and options included):
+// the same ranks, ties included, the same batches from the same engine state, and the same
+// behaviour for later fills and updates. O(C + N log N). Throws per::checkpoint_error for a
+// checkpoint that is truncated, corrupted, of another kind (a proportional sampler's, say) or
+// format version, or whose values the sampler would not accept; std::bad_alloc. Unchanged on
+// throw.
+inline void load(std::istream& in, rank_based_sampler& sampler) {
+    detail::checkpoint_access::load_sampler(in, sampler);
+}
+
+// Writes `buffer` (its sampler's state, the ring position and the items as raw bytes) to `out`
+// as a checkpoint of kind 5. Item must be trivially copyable (see the header comment on
+// portability). O(C + N). Throws as save(sampler). The buffer is unchanged.
+template <class Item>
+void save(std::ostream& out, const prioritized_replay<Item, rank_based_sampler>& buffer) {
+    detail::require_raw_item<Item>();
+    detail::checkpoint_access::save_replay(
+        out, buffer, sizeof(Item),
+        [](detail::checkpoint_writer& writer, const std::vector<Item>& items) {
+            detail::write_raw_items(writer, items);
+        });
+}
+
+// As above, with items written by write_item(std::ostream&, const Item&), which must leave the
+// stream good. Throws per::checkpoint_error (stream_error) if it does not, and whatever
+// write_item throws.
+template <class Item, class WriteItem>
+void save(std::ostream& out, const prioritized_replay<Item, rank_based_sampler>& buffer,
+          WriteItem write_item) {
+    detail::checkpoint_access::save_replay(
+        out, buffer, detail::serialized_items,
+        [&write_item](detail::checkpoint_writer& writer, const std::vector<Item>& items) {
+            detail::write_items(writer, items, write_item);
+        });
+}
+
+// Replaces `buffer` with the rank-based buffer saved in `in` by save(out, buffer) with raw items
+// of the same size. O(C + N log N). Throws as load(rank_based_sampler&), and
+// per::checkpoint_error (type_mismatch) if the items were written with another size or by an
+// item serializer. Unchanged on throw.
+template <class Item>
+void load(std::istream& in, prioritized_replay<Item, rank_based_sampler>& buffer) {
+    detail::require_raw_item<Item>();
+    detail::checkpoint_access::load_replay(
+        in, buffer, sizeof(Item),
+        [](const detail::checkpoint_image& image, std::vector<Item>& out) {
+            detail::read_raw_items(image, out);
+        });
+}
+
+// As above, for a checkpoint written with an item serializer (see load(in, buffer, read_item)
+// for prioritized_replay: the same contract). Unchanged on throw.
+template <class Item, class ReadItem>
+void load(std::istream& in, prioritized_replay<Item, rank_based_sampler>& buffer,
           ReadItem read_item) {
     detail::checkpoint_access::load_replay(
         in, buffer, detail::serialized_items,
