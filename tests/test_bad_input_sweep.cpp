@@ -1,10 +1,12 @@
-// The bad-input contract, swept: every public entry point of the trees, the sampler, the replay
-// buffer, the naive reference, the schedules, the importance weights and (lightly) the DQN loss,
-// called with every class of bad input that applies to it — NaN, +-infinity, negative values,
-// out-of-range indices and handles, ranges of different lengths, an empty buffer, zero or
-// excessive capacity, a batch larger than allowed, invalid options. Each row asserts
+// The bad-input contract, swept: every public entry point of the trees, the samplers and replay
+// buffers (proportional and rank-based), the naive reference, the schedules, the importance
+// weights and (lightly) the DQN loss, called with every class of bad input that applies to it —
+// NaN, +-infinity, negative values, out-of-range indices, ranks and handles, ranges of different
+// lengths, an empty buffer, zero or excessive capacity, a batch larger than allowed, invalid
+// options (for rank-based objects: an alpha too large for the capacity). Each row asserts
 // - the exception type (std::invalid_argument, std::out_of_range or std::length_error),
-// - that the message starts with "per::" and names the argument (or says "nothing to sample"),
+// - that the message starts with "per::" and names the argument and its value ("... = ..."), or
+//   says "nothing to sample",
 // - that the whole object is unchanged: tests/state_snapshot.hpp compares every observer, the
 //   generation of every slot, and a probe batch drawn from a copy with a fixed engine;
 //   output arguments (batches, caller arrays, importance weights) are unchanged as well.
@@ -16,6 +18,7 @@
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
 #include <per/prioritized_sampler.hpp>
+#include <per/rank_based.hpp>
 #include <per/schedule.hpp>
 #include <per/sum_tree.hpp>
 
@@ -29,6 +32,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -80,6 +84,9 @@ void require_rejection(const rejection& result, const std::string& type,
     REQUIRE(result.type == type);
     REQUIRE(result.message.rfind("per::", 0) == 0);
     REQUIRE_THAT(result.message, PER_CONTAINS(argument));
+    if (argument != "nothing to sample") {
+        REQUIRE_THAT(result.message, PER_CONTAINS(" = ")); // "argument = value"
+    }
     ++rows;
 }
 
@@ -104,6 +111,16 @@ void require_rejected(const std::string& label, Call&& call, const std::string& 
 std::string format(double value) {
     return per_test::hex(value);
 }
+
+// Whether an object rejects finite priorities whose weight would overflow its sums (the
+// proportional ones). Rank-based objects accept every finite priority >= 0: ranks cannot
+// overflow; their alpha has a limit instead (capacity^-alpha must be a normal double).
+template <class Object>
+constexpr bool limits_priorities = true;
+template <>
+constexpr bool limits_priorities<per::rank_based_sampler> = false;
+template <>
+constexpr bool limits_priorities<per::rank_based_replay<int>> = false;
 
 // --- Objects in several states -------------------------------------------------------------
 
@@ -148,8 +165,9 @@ Buffer make_buffer(const shape& s) {
     return buffer;
 }
 
-per::prioritized_sampler make_sampler(const shape& s) {
-    per::prioritized_sampler sampler(s.capacity, s.options);
+template <class Sampler>
+Sampler make_sampler(const shape& s) {
+    Sampler sampler(s.capacity, s.options);
     std::size_t slot = 1; // not 0, 1, 2...: leave holes between filled slots
     for (double priority : s.priorities) {
         if (std::isnan(priority)) {
@@ -165,6 +183,9 @@ per::prioritized_sampler make_sampler(const shape& s) {
 std::size_t sampleable(const per::prioritized_sampler& sampler) {
     return sampler.sampleable_size();
 }
+std::size_t sampleable(const per::rank_based_sampler& sampler) {
+    return sampler.sampleable_size();
+}
 template <class Buffer>
 std::size_t sampleable(const Buffer& buffer) {
     std::size_t count = 0;
@@ -176,13 +197,20 @@ std::size_t sampleable(const Buffer& buffer) {
 
 // A handle that is live if the object holds anything (to prove that a rejected batch of updates
 // applies none of its valid entries), else some handle.
-replay_handle live_handle(const per::prioritized_sampler& sampler) {
+template <class Sampler>
+replay_handle live_sampler_handle(const Sampler& sampler) {
     for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
         if (sampler.contains(slot)) {
             return sampler.handle(slot);
         }
     }
     return {0, 0};
+}
+replay_handle live_handle(const per::prioritized_sampler& sampler) {
+    return live_sampler_handle(sampler);
+}
+replay_handle live_handle(const per::rank_based_sampler& sampler) {
+    return live_sampler_handle(sampler);
 }
 template <class Buffer>
 replay_handle live_handle(const Buffer& buffer) {
@@ -327,10 +355,12 @@ void sweep_updates(Object& object) {
             "invalid_argument", "priorities[1]");
     }
     // Above the limit of what the sums can hold (alpha 1: about max double / (4 capacity)).
-    require_rejected(
-        object, "update_priority, priority max double",
-        [&](Object& o) { o.update_priority(live, std::numeric_limits<double>::max()); },
-        "invalid_argument", "priorities[0]");
+    if constexpr (limits_priorities<Object>) {
+        require_rejected(
+            object, "update_priority, priority max double",
+            [&](Object& o) { o.update_priority(live, std::numeric_limits<double>::max()); },
+            "invalid_argument", "priorities[0]");
+    }
 }
 
 template <class Object>
@@ -340,11 +370,22 @@ void sweep_alpha(Object& object) {
             object, "set_alpha(" + format(alpha) + ")", [&](Object& o) { o.set_alpha(alpha); },
             "invalid_argument", "alpha");
     }
-    if (object.max_priority() >= 2.0) {
-        // 2^2000 overflows the sums.
-        require_rejected(
-            object, "set_alpha(2000)", [&](Object& o) { o.set_alpha(2000.0); }, "invalid_argument",
-            "alpha");
+    if constexpr (limits_priorities<Object>) {
+        if (object.max_priority() >= 2.0) {
+            // 2^2000 overflows the sums.
+            require_rejected(
+                object, "set_alpha(2000)", [&](Object& o) { o.set_alpha(2000.0); },
+                "invalid_argument", "alpha");
+        }
+    } else {
+        // capacity^-alpha, the weight of the last rank, underflows (every capacity here is >= 4;
+        // the limit is about 1022 / log2(capacity)).
+        const double limit = 1022.0 / std::log2(static_cast<double>(object.capacity()));
+        for (double alpha : {limit * 1.05, 2000.0, 1e300}) {
+            require_rejected(
+                object, "set_alpha(" + format(alpha) + ")", [&](Object& o) { o.set_alpha(alpha); },
+                "invalid_argument", "alpha");
+        }
     }
 }
 
@@ -380,10 +421,12 @@ void sweep_push(Buffer& buffer) {
             },
             "invalid_argument", "priority");
     }
-    require_rejected(
-        buffer, "push(item, max double)",
-        [&](Buffer& b) { b.push(1, std::numeric_limits<double>::max()); }, "invalid_argument",
-        "priority");
+    if constexpr (limits_priorities<Buffer>) {
+        require_rejected(
+            buffer, "push(item, max double)",
+            [&](Buffer& b) { b.push(1, std::numeric_limits<double>::max()); }, "invalid_argument",
+            "priority");
+    }
 }
 
 template <class Buffer>
@@ -404,10 +447,18 @@ void sweep_constructor(const std::string& name) {
             [value] { Buffer buffer(4, replay_options{}.initial_max_priority(value)); },
             "invalid_argument", "initial_max_priority");
     }
-    require_rejected(
-        name + " with an initial_max_priority whose weight overflows",
-        [] { Buffer buffer(4, replay_options{}.alpha(2.0).initial_max_priority(1e200)); },
-        "invalid_argument", "initial_max_priority");
+    if constexpr (limits_priorities<Buffer>) {
+        require_rejected(
+            name + " with an initial_max_priority whose weight overflows",
+            [] { Buffer buffer(4, replay_options{}.alpha(2.0).initial_max_priority(1e200)); },
+            "invalid_argument", "initial_max_priority");
+    } else {
+        // 1024^-103 = 2^-1030 is not a normal double.
+        require_rejected(
+            name + " with alpha too large for the capacity",
+            [] { Buffer buffer(1024, replay_options{}.alpha(103.0)); }, "invalid_argument",
+            "alpha");
+    }
     require_rejected(
         name + " with sampling 7",
         [] { Buffer buffer(4, replay_options{}.sampling(static_cast<sampling_mode>(7))); },
@@ -457,6 +508,67 @@ TEST_CASE("bad input sweep: naive_prioritized_replay", "[bad_input]") {
     }
 }
 
+// The members only samplers have (fill, erase, contains, the slot observers, validate_priority),
+// and for rank-based samplers rank and slot_of_rank.
+template <class Sampler>
+void sweep_sampler_members(Sampler& sampler) {
+    using sampler_type = Sampler;
+    std::size_t empty_slot = 0;
+    while (empty_slot < sampler.capacity() && sampler.contains(empty_slot)) {
+        ++empty_slot;
+    }
+    for (std::size_t slot : {sampler.capacity(), huge_index}) {
+        const std::string at = "(" + std::to_string(slot) + ")";
+        require_rejected(
+            sampler, "contains" + at, [&](sampler_type& o) { (void)o.contains(slot); },
+            "out_of_range", "slot");
+        require_rejected(
+            sampler, "fill" + at, [&](sampler_type& o) { o.fill(slot); }, "out_of_range", "slot");
+        require_rejected(
+            sampler, "fill" + at + " with a bad priority too",
+            [&](sampler_type& o) { o.fill(slot, not_a_number); }, "out_of_range", "slot");
+        require_rejected(
+            sampler, "erase" + at, [&](sampler_type& o) { o.erase(slot); }, "out_of_range", "slot");
+    }
+    std::vector<std::size_t> unreadable = {sampler.capacity(), huge_index};
+    if (empty_slot < sampler.capacity()) {
+        unreadable.push_back(empty_slot);
+    }
+    for (std::size_t slot : unreadable) {
+        const std::string at = "(" + std::to_string(slot) + ")";
+        require_rejected(
+            sampler, "priority" + at, [&](sampler_type& o) { (void)o.priority(slot); },
+            "out_of_range", "slot");
+        require_rejected(
+            sampler, "probability" + at, [&](sampler_type& o) { (void)o.probability(slot); },
+            "out_of_range", "slot");
+        require_rejected(
+            sampler, "handle" + at, [&](sampler_type& o) { (void)o.handle(slot); }, "out_of_range",
+            "slot");
+        if constexpr (std::is_same_v<Sampler, per::rank_based_sampler>) {
+            require_rejected(
+                sampler, "rank" + at, [&](sampler_type& o) { (void)o.rank(slot); }, "out_of_range",
+                "slot");
+        }
+    }
+    if constexpr (std::is_same_v<Sampler, per::rank_based_sampler>) {
+        for (std::size_t rank : {std::size_t{0}, sampler.size() + 1, huge_index}) {
+            require_rejected(
+                sampler, "slot_of_rank(" + std::to_string(rank) + ")",
+                [&](sampler_type& o) { (void)o.slot_of_rank(rank); }, "out_of_range", "rank");
+        }
+    }
+    for (double priority : bad_priorities) {
+        require_rejected(
+            sampler, "fill(0, " + format(priority) + ")",
+            [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument", "priority");
+        require_rejected(
+            sampler, "validate_priority(" + format(priority) + ")",
+            [&](sampler_type& o) { o.validate_priority("per::caller", "my_priority", priority); },
+            "invalid_argument", "my_priority");
+    }
+}
+
 TEST_CASE("bad input sweep: prioritized_sampler", "[bad_input]") {
     using sampler_type = per::prioritized_sampler;
     sweep_constructor<sampler_type>("prioritized_sampler");
@@ -466,57 +578,45 @@ TEST_CASE("bad input sweep: prioritized_sampler", "[bad_input]") {
         "capacity");
     for (const shape& s : shapes()) {
         INFO(s.name);
-        sampler_type sampler = make_sampler(s);
+        sampler_type sampler = make_sampler<sampler_type>(s);
         sweep_sampling(sampler);
         sweep_updates(sampler);
         sweep_alpha(sampler);
+        sweep_sampler_members(sampler);
+    }
+}
 
-        std::size_t empty_slot = 0;
-        while (empty_slot < sampler.capacity() && sampler.contains(empty_slot)) {
-            ++empty_slot;
-        }
-        for (std::size_t slot : {sampler.capacity(), huge_index}) {
-            const std::string at = "(" + std::to_string(slot) + ")";
-            require_rejected(
-                sampler, "contains" + at, [&](sampler_type& o) { (void)o.contains(slot); },
-                "out_of_range", "slot");
-            require_rejected(
-                sampler, "fill" + at, [&](sampler_type& o) { o.fill(slot); }, "out_of_range",
-                "slot");
-            require_rejected(
-                sampler, "fill" + at + " with a bad priority too",
-                [&](sampler_type& o) { o.fill(slot, not_a_number); }, "out_of_range", "slot");
-            require_rejected(
-                sampler, "erase" + at, [&](sampler_type& o) { o.erase(slot); }, "out_of_range",
-                "slot");
-        }
-        std::vector<std::size_t> unreadable = {sampler.capacity(), huge_index};
-        if (empty_slot < sampler.capacity()) {
-            unreadable.push_back(empty_slot);
-        }
-        for (std::size_t slot : unreadable) {
-            const std::string at = "(" + std::to_string(slot) + ")";
-            require_rejected(
-                sampler, "priority" + at, [&](sampler_type& o) { (void)o.priority(slot); },
-                "out_of_range", "slot");
-            require_rejected(
-                sampler, "probability" + at, [&](sampler_type& o) { (void)o.probability(slot); },
-                "out_of_range", "slot");
-            require_rejected(
-                sampler, "handle" + at, [&](sampler_type& o) { (void)o.handle(slot); },
-                "out_of_range", "slot");
-        }
-        for (double priority : bad_priorities) {
-            require_rejected(
-                sampler, "fill(0, " + format(priority) + ")",
-                [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument", "priority");
-            require_rejected(
-                sampler, "validate_priority(" + format(priority) + ")",
-                [&](sampler_type& o) {
-                    o.validate_priority("per::caller", "my_priority", priority);
-                },
-                "invalid_argument", "my_priority");
-        }
+TEST_CASE("bad input sweep: rank_based_replay", "[bad_input][rank_based]") {
+    using buffer_type = per::rank_based_replay<int>;
+    sweep_constructor<buffer_type>("rank_based_replay");
+    require_rejected(
+        "rank_based_replay(max_capacity() + 1)",
+        [] { buffer_type buffer(per::rank_based_sampler::max_capacity() + 1); }, "length_error",
+        "capacity");
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        buffer_type buffer = make_buffer<buffer_type>(s);
+        sweep_push(buffer);
+        sweep_sampling(buffer);
+        sweep_updates(buffer);
+        sweep_alpha(buffer);
+        sweep_buffer_observers(buffer);
+    }
+}
+
+TEST_CASE("bad input sweep: rank_based_sampler", "[bad_input][rank_based]") {
+    using sampler_type = per::rank_based_sampler;
+    sweep_constructor<sampler_type>("rank_based_sampler");
+    require_rejected(
+        "rank_based_sampler(max_capacity() + 1)",
+        [] { sampler_type sampler(sampler_type::max_capacity() + 1); }, "length_error", "capacity");
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        sampler_type sampler = make_sampler<sampler_type>(s);
+        sweep_sampling(sampler);
+        sweep_updates(sampler);
+        sweep_alpha(sampler);
+        sweep_sampler_members(sampler);
     }
 }
 
