@@ -18,11 +18,24 @@
 // 1e-6 of the largest the sums accept, where the two formulations may round differently; the
 // run then ends there (the buffers would no longer hold the same items).
 //
+// An input whose first byte is 0xfe (rank_based_selector) drives per::rank_based_replay<int>
+// against per::naive_rank_based_replay<int> instead, with the rest of the input read the same
+// way (configuration, then operations). There every acceptance must agree exactly (both take
+// any finite priority >= 0 and the same alphas), the tree's rank of every slot must be the
+// naive rule's (priority, then the more recent push), probabilities agree within 1e-9, draws
+// are compared in rank positions with the same boundary tolerance, and a checkpoint round trip
+// must restore the buffer exactly and save the same bytes again (the naive reference has no
+// checkpoints: it stays, and checks the loaded buffer from then on); corrupted, truncated and
+// other-kind checkpoints must throw and change nothing. Any other first byte keeps the
+// original meaning of the input, so the saved corpus of the proportional pair still drives it.
+//
 // Built twice by tests/fuzz/CMakeLists.txt: with libFuzzer (the fuzz preset) and with a plain
 // main that replays tests/fuzz/corpus and tests/fuzz/crashes in the normal test run.
 #include <per/checkpoint.hpp>
+#include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
+#include <per/rank_based.hpp>
 
 #include "../state_snapshot.hpp"
 
@@ -48,6 +61,13 @@ using per::sampling_mode;
 using per::weight_normalization;
 using tree_buffer = per::prioritized_replay<int>;
 using naive_buffer = per::naive_prioritized_replay<int>;
+using rank_buffer = per::rank_based_replay<int>;
+using naive_rank_buffer = per::naive_rank_based_replay<int>;
+
+// The first byte of an input that drives the rank-based pair; every other first byte (and the
+// empty input) drives the proportional pair, which reads the input exactly as before the
+// rank-based pair existed, so saved inputs keep their meaning.
+constexpr std::uint8_t rank_based_selector = 0xfe;
 
 constexpr double relative_tolerance = 1e-9;
 constexpr double boundary_tolerance = 1e-9;
@@ -206,9 +226,75 @@ bool near_limit(double priority, double alpha, double epsilon, std::size_t capac
     return std::fabs(weight / largest - 1.0L) <= limit_tolerance;
 }
 
-class harness {
+// The tolerance for a draw whose positions differ (slots for proportional buffers, ranks for
+// rank-based ones): the prefix value u lies within boundary_tolerance * total of the boundary
+// after the lower of the two positions, and the positions between them carry no more than that
+// weight.
+bool at_boundary(const std::vector<double>& weights, double u, std::size_t a, std::size_t b) {
+    if (a > b) {
+        std::swap(a, b);
+    }
+    long double total = 0;
+    long double through_a = 0;
+    long double before_b = 0;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        total += weights[i];
+        if (i <= a) {
+            through_a += weights[i];
+        }
+        if (i < b) {
+            before_b += weights[i];
+        }
+    }
+    const long double slack = boundary_tolerance * total;
+    return before_b - through_a <= slack && std::fabs(u - through_a) <= slack;
+}
+
+// The options and capacity of a run, from the front of the input (shared by both pairs).
+struct configuration {
+    std::size_t capacity;
+    replay_options options;
+};
+
+configuration read_configuration(input& in) {
+    std::size_t capacity = 1 + in.below(24);
+    if (in.byte() % 8 == 0) {
+        capacity = 1 + in.below(200);
+    }
+    const sampling_mode modes[] = {sampling_mode::stratified, sampling_mode::independent,
+                                   sampling_mode::without_replacement,
+                                   static_cast<sampling_mode>(7)};
+    const weight_normalization normalizations[] = {
+        weight_normalization::global_max, weight_normalization::batch_max,
+        weight_normalization::none, static_cast<weight_normalization>(-1)};
+    const std::uint8_t choice = in.byte();
+    const replay_options options =
+        replay_options{}
+            .alpha(in.alpha())
+            .epsilon(in.epsilon())
+            .initial_max_priority(in.initial_max_priority())
+            .sampling(modes[choice % 64 == 63 ? 3 : choice % 3])
+            .normalization(normalizations[(choice >> 2) % 64 == 63 ? 3 : (choice >> 2) % 3]);
+    return {capacity, options};
+}
+
+// A float priority as update_priorities(handles, std::vector<float>) receives it: finite
+// doubles beyond float's range become infinities (which both buffers reject), as an IEEE
+// conversion would give, without the undefined behaviour of converting them.
+float to_float(double value) {
+    const double largest = std::numeric_limits<float>::max();
+    if (std::isfinite(value) && std::fabs(value) > largest) {
+        return value > 0 ? std::numeric_limits<float>::infinity()
+                         : -std::numeric_limits<float>::infinity();
+    }
+    return static_cast<float>(value);
+}
+
+// --- prioritized_replay against naive_prioritized_replay ------------------------------------
+
+class proportional_harness {
 public:
-    harness(input& in, std::size_t capacity, const replay_options& options)
+    proportional_harness(input& in, std::size_t capacity, const replay_options& options)
         : m_in(in)
         , m_capacity(capacity)
         , m_tree(capacity, options)
@@ -374,7 +460,10 @@ private:
         std::string tree_outcome;
         std::string naive_outcome;
         if (form & 0x10) {
-            const std::vector<float> as_float(priorities.begin(), priorities.end());
+            std::vector<float> as_float;
+            for (double priority : priorities) {
+                as_float.push_back(to_float(priority));
+            }
             tree_outcome = per_test::outcome(
                 [&] { applied_tree = m_tree.update_priorities(handles, as_float); });
             naive_outcome = per_test::outcome(
@@ -465,30 +554,6 @@ private:
              per_test::outcome([&] { (void)m_naive.probability(slot); }));
         same("handle", per_test::outcome([&] { (void)m_tree.handle(slot); }),
              per_test::outcome([&] { (void)m_naive.handle(slot); }));
-    }
-
-    // The tolerance for a draw whose slots differ: the prefix value u lies within
-    // boundary_tolerance * total of the boundary after the lower of the two slots, and the
-    // slots between them carry no more than that weight.
-    static bool at_boundary(const std::vector<double>& weights, double u, std::size_t a,
-                            std::size_t b) {
-        if (a > b) {
-            std::swap(a, b);
-        }
-        long double total = 0;
-        long double through_a = 0;
-        long double before_b = 0;
-        for (std::size_t i = 0; i < weights.size(); ++i) {
-            total += weights[i];
-            if (i <= a) {
-                through_a += weights[i];
-            }
-            if (i < b) {
-                before_b += weights[i];
-            }
-        }
-        const long double slack = boundary_tolerance * total;
-        return before_b - through_a <= slack && std::fabs(u - through_a) <= slack;
     }
 
     void sample() {
@@ -695,28 +760,10 @@ private:
     int m_next_item = 0;
 };
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    input in(data, size);
-    std::size_t capacity = 1 + in.below(24);
-    if (in.byte() % 8 == 0) {
-        capacity = 1 + in.below(200);
-    }
-    const sampling_mode modes[] = {sampling_mode::stratified, sampling_mode::independent,
-                                   sampling_mode::without_replacement,
-                                   static_cast<sampling_mode>(7)};
-    const weight_normalization normalizations[] = {
-        weight_normalization::global_max, weight_normalization::batch_max,
-        weight_normalization::none, static_cast<weight_normalization>(-1)};
-    const std::uint8_t choice = in.byte();
-    const replay_options options =
-        replay_options{}
-            .alpha(in.alpha())
-            .epsilon(in.epsilon())
-            .initial_max_priority(in.initial_max_priority())
-            .sampling(modes[choice % 64 == 63 ? 3 : choice % 3])
-            .normalization(normalizations[(choice >> 2) % 64 == 63 ? 3 : (choice >> 2) % 3]);
+void run_proportional(input& in) {
+    const configuration config = read_configuration(in);
+    const std::size_t capacity = config.capacity;
+    const replay_options& options = config.options;
     const std::string tree_outcome = per_test::outcome([&] { tree_buffer b(capacity, options); });
     const std::string naive_outcome = per_test::outcome([&] { naive_buffer b(capacity, options); });
     if (tree_outcome != naive_outcome) {
@@ -726,18 +773,551 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            text(options.epsilon()) + ", initial_max_priority " +
                            text(options.initial_max_priority()) + ": tree " + tree_outcome +
                            ", naive " + naive_outcome);
-        return 0;
+        return;
     }
     if (tree_outcome != "ok") {
         PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "constructor: " + tree_outcome);
-        return 0;
+        return;
     }
-    harness run(in, capacity, options);
+    proportional_harness run(in, capacity, options);
     for (std::size_t op = 0; op < max_operations && !in.exhausted(); ++op) {
         if (!run.step()) {
-            return 0;
+            return;
         }
         run.require_same_state();
+    }
+}
+
+// --- rank_based_replay against naive_rank_based_replay ------------------------------------
+
+// The same operations on per::rank_based_replay<int> and per::naive_rank_based_replay<int>.
+// Both accept any finite priority >= 0 and the same alphas, so every outcome must agree
+// exactly. The harness keeps its own push counter per slot, to know the order the naive
+// reference ranks by (priority, then the more recent push first) in O(N log N).
+class rank_harness {
+public:
+    rank_harness(input& in, std::size_t capacity, const replay_options& options)
+        : m_in(in)
+        , m_capacity(capacity)
+        , m_tree(capacity, options)
+        , m_naive(capacity, options)
+        , m_pushed(capacity, 0) {}
+
+    void step() {
+        const std::uint8_t op = m_in.byte();
+        switch (op % 16) {
+        case 0:
+        case 1:
+        case 2:
+            push_default();
+            return;
+        case 3:
+        case 4:
+        case 5:
+            push_with_priority();
+            return;
+        case 6:
+        case 7:
+            sample();
+            return;
+        case 8:
+        case 9:
+            update_many();
+            return;
+        case 10:
+            update_one();
+            return;
+        case 11:
+            set_alpha();
+            return;
+        case 12:
+            if (op & 0x30) {
+                observe(m_in.below(m_capacity + 3));
+            } else {
+                m_tree.clear();
+                m_naive.clear();
+            }
+            return;
+        case 13:
+            checkpoint(op);
+            return;
+        default:
+            if (!m_naive.empty()) {
+                m_pool.push_back(m_naive.handle(m_in.below(m_naive.size())));
+            }
+            push_default();
+            return;
+        }
+    }
+
+    void require_same_state() {
+        PER_FUZZ_CHECK(m_tree.size() == m_naive.size(), "sizes");
+        PER_FUZZ_CHECK(m_tree.capacity() == m_naive.capacity(), "capacities");
+        PER_FUZZ_CHECK(m_tree.empty() == m_naive.empty(), "empty()");
+        PER_FUZZ_CHECK(m_tree.next_slot() == m_naive.next_slot(), "next_slot()");
+        PER_FUZZ_CHECK(m_tree.max_priority() == m_naive.max_priority(),
+                       text(m_tree.max_priority()) + " vs " + text(m_naive.max_priority()));
+        PER_FUZZ_CHECK(std::isfinite(m_tree.max_priority()), "max priority not finite");
+        PER_FUZZ_CHECK(m_tree.alpha() == m_naive.alpha(), "alpha");
+        const std::size_t size = m_naive.size();
+        for (std::size_t slot = 0; slot < size; ++slot) {
+            const auto at = [slot] { return "slot " + std::to_string(slot); };
+            PER_FUZZ_CHECK(m_tree.item(slot) == m_naive.item(slot), at());
+            PER_FUZZ_CHECK(m_tree.handle(slot) == m_naive.handle(slot), at());
+            const double p_tree = m_tree.priority(slot);
+            const double p_naive = m_naive.priority(slot);
+            PER_FUZZ_CHECK(p_tree == p_naive && std::signbit(p_tree) == std::signbit(p_naive),
+                           at() + ": " + text(p_tree) + " vs " + text(p_naive));
+        }
+        // The ranks: the tree's order against the naive rule, every slot; the naive
+        // reference's own rank() and probability() (O(N) each) for a few.
+        order_by_rank();
+        const per::rank_based_sampler& sampler = m_tree.sampler();
+        const double total = sampler.total_weight();
+        PER_FUZZ_CHECK(size == 0 || close(total, m_total),
+                       "total weight " + text(total) + " vs " + text(m_total));
+        for (std::size_t position = 0; position < size; ++position) {
+            const std::size_t slot = m_order[position];
+            const auto at = [slot, position] {
+                return "slot " + std::to_string(slot) + " at rank " + std::to_string(position + 1);
+            };
+            PER_FUZZ_CHECK(sampler.slot_of_rank(position + 1) == slot, at());
+            PER_FUZZ_CHECK(sampler.rank(slot) == position + 1, at());
+            const double p = m_tree.probability(slot);
+            const double expected = m_weights[position] / m_total;
+            PER_FUZZ_CHECK(p > 0.0 && close(p, expected),
+                           at() + ": P = " + text(p) + " vs " + text(expected));
+            if (size <= 8 || slot % 16 == 0) {
+                PER_FUZZ_CHECK(m_naive.rank(slot) == position + 1, at() + ": naive rank()");
+                PER_FUZZ_CHECK(close(m_naive.probability(slot), expected),
+                               at() + ": naive probability()");
+            }
+        }
+    }
+
+private:
+    // m_order: the slots by rank, as the naive reference ranks them; m_rank_of its inverse;
+    // m_weights the rank weights r^-alpha; m_total their sum in rank order.
+    void order_by_rank() {
+        const std::size_t size = m_naive.size();
+        m_order.resize(size);
+        for (std::size_t slot = 0; slot < size; ++slot) {
+            m_order[slot] = slot;
+        }
+        std::sort(m_order.begin(), m_order.end(), [this](std::size_t a, std::size_t b) {
+            const double p = m_naive.priority(a);
+            const double q = m_naive.priority(b);
+            return p > q || (p == q && m_pushed[a] > m_pushed[b]);
+        });
+        m_rank_of.assign(m_capacity, 0);
+        m_weights.resize(size);
+        m_total = 0;
+        for (std::size_t position = 0; position < size; ++position) {
+            m_rank_of[m_order[position]] = position;
+            m_weights[position] = std::pow(static_cast<double>(position + 1), -m_naive.alpha());
+            m_total += m_weights[position];
+        }
+    }
+
+    void pushed(const replay_handle& handle) {
+        m_pushed[handle.slot] = ++m_pushes;
+        remember(handle);
+        ++m_next_item;
+    }
+
+    void push_default() {
+        const replay_handle a = m_tree.push(m_next_item);
+        const replay_handle b = m_naive.push(m_next_item);
+        PER_FUZZ_CHECK(a == b, "push handles");
+        PER_FUZZ_CHECK(m_tree.sampler().rank(a.slot) == 1, "a push at the max priority: rank 1");
+        pushed(a);
+    }
+
+    void push_with_priority() {
+        const double priority = m_in.priority();
+        replay_handle a{};
+        replay_handle b{};
+        const std::string tree_outcome =
+            per_test::outcome([&] { a = m_tree.push(m_next_item, priority); });
+        const std::string naive_outcome =
+            per_test::outcome([&] { b = m_naive.push(m_next_item, priority); });
+        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "push(item, " + text(priority) + "): tree " +
+                                                          tree_outcome + ", naive " +
+                                                          naive_outcome);
+        const bool valid = std::isfinite(priority) && priority >= 0.0;
+        PER_FUZZ_CHECK(tree_outcome == (valid ? "ok" : "invalid_argument"),
+                       "push(item, " + text(priority) + "): " + tree_outcome);
+        if (valid) {
+            PER_FUZZ_CHECK(a == b, "push handles");
+            pushed(a);
+        }
+    }
+
+    void remember(const replay_handle& handle) {
+        if (m_pool.size() < 32) {
+            m_pool.push_back(handle);
+        } else {
+            m_pool[m_in.below(32)] = handle;
+        }
+    }
+
+    replay_handle some_handle() {
+        const std::uint8_t kind = m_in.byte();
+        if (kind < 100 && !m_pool.empty()) {
+            return m_pool[kind % m_pool.size()];
+        }
+        if (kind < 200 && !m_naive.empty()) {
+            return m_naive.handle(kind % m_naive.size());
+        }
+        if (kind < 250) {
+            return {m_in.below(m_capacity), static_cast<std::uint32_t>(m_in.below(4))};
+        }
+        return {m_capacity + m_in.below(3), 1}; // out of range
+    }
+
+    void update_many() {
+        const std::size_t count = m_in.below(9);
+        std::vector<replay_handle> handles;
+        std::vector<double> priorities;
+        for (std::size_t k = 0; k < count; ++k) {
+            handles.push_back(some_handle());
+            priorities.push_back(m_in.priority());
+        }
+        const std::uint8_t form = m_in.byte();
+        if (form % 16 == 0) {
+            priorities.push_back(1.0); // lengths differ
+        }
+        std::size_t applied_tree = 0;
+        std::size_t applied_naive = 0;
+        std::string tree_outcome;
+        std::string naive_outcome;
+        if (form & 0x10) {
+            std::vector<float> as_float;
+            for (double priority : priorities) {
+                as_float.push_back(to_float(priority));
+            }
+            tree_outcome = per_test::outcome(
+                [&] { applied_tree = m_tree.update_priorities(handles, as_float); });
+            naive_outcome = per_test::outcome(
+                [&] { applied_naive = m_naive.update_priorities(handles, as_float); });
+        } else if (form & 0x20 && handles.size() == priorities.size()) {
+            tree_outcome = per_test::outcome([&] {
+                applied_tree =
+                    m_tree.update_priorities(handles.data(), priorities.data(), handles.size());
+            });
+            naive_outcome = per_test::outcome([&] {
+                applied_naive =
+                    m_naive.update_priorities(handles.data(), priorities.data(), handles.size());
+            });
+        } else {
+            tree_outcome = per_test::outcome(
+                [&] { applied_tree = m_tree.update_priorities(handles, priorities); });
+            naive_outcome = per_test::outcome(
+                [&] { applied_naive = m_naive.update_priorities(handles, priorities); });
+        }
+        PER_FUZZ_CHECK(tree_outcome == naive_outcome,
+                       "update_priorities of " + std::to_string(handles.size()) +
+                           " handles, form " + std::to_string(form) + ": tree " + tree_outcome +
+                           ", naive " + naive_outcome);
+        PER_FUZZ_CHECK(applied_tree == applied_naive, "applied counts");
+    }
+
+    void update_one() {
+        const replay_handle handle = some_handle();
+        const double priority = m_in.priority();
+        bool a = false;
+        bool b = false;
+        const std::string tree_outcome =
+            per_test::outcome([&] { a = m_tree.update_priority(handle, priority); });
+        const std::string naive_outcome =
+            per_test::outcome([&] { b = m_naive.update_priority(handle, priority); });
+        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "update_priority(" + text(priority) +
+                                                          "): tree " + tree_outcome + ", naive " +
+                                                          naive_outcome);
+        PER_FUZZ_CHECK(a == b, "update_priority results");
+    }
+
+    void set_alpha() {
+        const double alpha = m_in.alpha();
+        const std::string tree_outcome = per_test::outcome([&] { m_tree.set_alpha(alpha); });
+        const std::string naive_outcome = per_test::outcome([&] { m_naive.set_alpha(alpha); });
+        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "set_alpha(" + text(alpha) + "): tree " +
+                                                          tree_outcome + ", naive " +
+                                                          naive_outcome);
+    }
+
+    void observe(std::size_t slot) {
+        const auto same = [](const std::string& what, const std::string& a, const std::string& b) {
+            PER_FUZZ_CHECK(a == b, what + ": tree " + a + ", naive " + b);
+        };
+        same("item", per_test::outcome([&] { (void)m_tree.item(slot); }),
+             per_test::outcome([&] { (void)m_naive.item(slot); }));
+        same("priority", per_test::outcome([&] { (void)m_tree.priority(slot); }),
+             per_test::outcome([&] { (void)m_naive.priority(slot); }));
+        same("probability", per_test::outcome([&] { (void)m_tree.probability(slot); }),
+             per_test::outcome([&] { (void)m_naive.probability(slot); }));
+        same("handle", per_test::outcome([&] { (void)m_tree.handle(slot); }),
+             per_test::outcome([&] { (void)m_naive.handle(slot); }));
+        std::size_t tree_rank = 0;
+        std::size_t naive_rank = 0;
+        same("rank", per_test::outcome([&] { tree_rank = m_tree.sampler().rank(slot); }),
+             per_test::outcome([&] { naive_rank = m_naive.rank(slot); }));
+        PER_FUZZ_CHECK(tree_rank == naive_rank, "rank of slot " + std::to_string(slot));
+    }
+
+    void sample() {
+        std::size_t batch_size = 1 + m_in.below(12);
+        const std::uint8_t kind = m_in.byte();
+        if (kind % 8 == 0) {
+            batch_size = m_in.below(80); // 0 sometimes, large sometimes
+        }
+        const double beta = m_in.beta();
+        const std::uint64_t seed = m_in.bits64();
+        const bool into = kind & 0x10;
+
+        std::mt19937_64 tree_engine(seed);
+        std::mt19937_64 naive_engine(seed);
+        std::vector<replay_handle> tree_handles(batch_size);
+        std::vector<replay_handle> naive_handles(batch_size);
+        std::vector<double> tree_weights(batch_size);
+        std::vector<double> naive_weights(batch_size);
+        std::vector<double> tree_probabilities(batch_size);
+        std::vector<double> naive_probabilities(batch_size);
+        std::string tree_outcome;
+        std::string naive_outcome;
+        if (into) {
+            tree_outcome = per_test::outcome([&] {
+                m_tree.sample_into(batch_size, beta, tree_engine, tree_handles.data(),
+                                   tree_weights.data(), tree_probabilities.data());
+            });
+            naive_outcome = per_test::outcome([&] {
+                m_naive.sample_into(batch_size, beta, naive_engine, naive_handles.data(),
+                                    naive_weights.data(), naive_probabilities.data());
+            });
+        } else {
+            per::replay_batch<int> a;
+            per::replay_batch<int> b;
+            tree_outcome =
+                per_test::outcome([&] { m_tree.sample(batch_size, beta, tree_engine, a); });
+            naive_outcome =
+                per_test::outcome([&] { m_naive.sample(batch_size, beta, naive_engine, b); });
+            if (tree_outcome == "ok" && naive_outcome == "ok") {
+                PER_FUZZ_CHECK(a.size() == batch_size && b.size() == batch_size, "batch sizes");
+                for (std::size_t k = 0; k < batch_size; ++k) {
+                    PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
+                    PER_FUZZ_CHECK(&a[k] == &m_tree.item(a.slots()[k]), "batch item");
+                    PER_FUZZ_CHECK(&b[k] == &m_naive.item(b.slots()[k]), "naive batch item");
+                }
+                tree_handles = a.handles();
+                naive_handles = b.handles();
+                tree_weights = a.weights();
+                naive_weights = b.weights();
+                tree_probabilities = a.probabilities();
+                naive_probabilities = b.probabilities();
+            }
+        }
+        PER_FUZZ_CHECK(tree_outcome == naive_outcome,
+                       "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
+                           tree_outcome + ", naive " + naive_outcome);
+        if (tree_outcome != "ok") {
+            return;
+        }
+        PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
+
+        // Replay the engine to know each draw's uniform; compare in rank positions.
+        std::mt19937_64 replay(seed);
+        std::vector<double> units(batch_size);
+        for (double& unit : units) {
+            unit = per::detail::uniform_unit(replay);
+        }
+        order_by_rank();
+        const replay_options& options = m_naive.options();
+        const bool without = options.sampling() == sampling_mode::without_replacement;
+        const bool stratified = options.sampling() == sampling_mode::stratified;
+        const bool batch_max = options.normalization() == weight_normalization::batch_max;
+        std::vector<double> remaining = m_weights; // without replacement: not drawn yet
+        bool all_equal = true;
+        for (std::size_t k = 0; k < batch_size; ++k) {
+            const auto at = [k, batch_size] {
+                return "draw " + std::to_string(k) + " of " + std::to_string(batch_size);
+            };
+            const replay_handle t = tree_handles[k];
+            const replay_handle n = naive_handles[k];
+            PER_FUZZ_CHECK(t.slot < m_tree.size() && n.slot < m_naive.size(), at() + ": slot");
+            PER_FUZZ_CHECK(t == m_tree.handle(t.slot) && n == m_naive.handle(n.slot),
+                           at() + ": handle not current");
+            PER_FUZZ_CHECK(tree_probabilities[k] > 0.0, at() + ": zero probability");
+            const std::size_t t_position = m_rank_of[t.slot];
+            const std::size_t n_position = m_rank_of[n.slot];
+            if (without) {
+                PER_FUZZ_CHECK(remaining[n_position] > 0.0, at() + ": drew a rank twice");
+            }
+            if (t != n && all_equal) {
+                double sum = 0;
+                for (double w : remaining) {
+                    sum += w;
+                }
+                const double u = stratified ? (static_cast<double>(k) + units[k]) * m_total /
+                                                  static_cast<double>(batch_size)
+                                            : units[k] * (without ? sum : m_total);
+                PER_FUZZ_CHECK(
+                    at_boundary(without ? remaining : m_weights, u, t_position, n_position),
+                    at() + ": tree drew rank " + std::to_string(t_position + 1) + ", naive rank " +
+                        std::to_string(n_position + 1) + ", u = " + text(u));
+            }
+            if (t != n) {
+                all_equal = false;
+                if (without) {
+                    break; // the rest of the batch depends on what was drawn
+                }
+                continue;
+            }
+            if (without) {
+                remaining[n_position] = 0.0;
+            }
+            PER_FUZZ_CHECK(close(tree_probabilities[k], naive_probabilities[k]) &&
+                               close(tree_probabilities[k], m_weights[t_position] / m_total),
+                           at() + ": P " + text(tree_probabilities[k]) + " vs " +
+                               text(naive_probabilities[k]));
+            const bool tiny = tree_probabilities[k] < 1e-280 || naive_probabilities[k] < 1e-280;
+            if (!batch_max && !tiny) {
+                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]),
+                               at() + ": weight " + text(tree_weights[k]) + " vs " +
+                                   text(naive_weights[k]));
+            }
+        }
+        if (batch_max && all_equal) {
+            for (std::size_t k = 0; k < batch_size; ++k) {
+                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]) ||
+                                   tree_probabilities[k] < 1e-280,
+                               "batch_max weight " + std::to_string(k));
+            }
+        }
+        if (without) {
+            std::vector<std::size_t> slots;
+            for (const replay_handle& handle : tree_handles) {
+                slots.push_back(handle.slot);
+            }
+            std::sort(slots.begin(), slots.end());
+            PER_FUZZ_CHECK(std::adjacent_find(slots.begin(), slots.end()) == slots.end(),
+                           "tree drew a slot twice without replacement");
+        }
+    }
+
+    // Round trip the tree buffer through its checkpoint (the naive reference has none):
+    // sometimes corrupt or truncate it first, sometimes load it into a proportional buffer and
+    // a proportional checkpoint into it. The naive reference stays as it is, so every later
+    // operation checks the loaded buffer against it.
+    void checkpoint(std::uint8_t op) {
+        std::ostringstream out;
+        per::save(out, m_tree);
+        const std::string bytes = out.str();
+        PER_FUZZ_CHECK(bytes.size() > 16 && static_cast<unsigned char>(bytes[12]) == 5,
+                       "the checkpoint's kind");
+
+        rank_buffer target(1 + m_in.below(5));
+        if (op & 0x40) {
+            // Corrupt: flip a byte, or truncate. It must throw and change nothing.
+            std::string bad = bytes;
+            const std::size_t at =
+                (static_cast<std::size_t>(m_in.byte()) << 8 | m_in.byte()) % bad.size();
+            if (op & 0x80) {
+                bad.resize(at);
+            } else {
+                bad[at] = static_cast<char>(bad[at] ^ (1 + m_in.below(255)));
+            }
+            target = m_tree;
+            const std::string before = per_test::state(target);
+            std::istringstream in(bad);
+            bool thrown = false;
+            try {
+                per::load(in, target);
+            } catch (const per::checkpoint_error&) {
+                thrown = true;
+            }
+            PER_FUZZ_CHECK(thrown, "a corrupted checkpoint loaded");
+            PER_FUZZ_CHECK(per_test::state(target) == before, "a failed load changed the target");
+        }
+        if (op & 0x20) {
+            // Proportional and rank-based checkpoints do not load into each other.
+            tree_buffer proportional(1 + m_in.below(5));
+            const std::string proportional_before = per_test::state(proportional);
+            const std::string target_before = per_test::state(target);
+            std::istringstream rank_in(bytes);
+            std::ostringstream proportional_out;
+            per::save(proportional_out, proportional);
+            std::istringstream proportional_in(proportional_out.str());
+            const auto code = [](auto&& load) {
+                try {
+                    load();
+                } catch (const per::checkpoint_error& error) {
+                    return error.code();
+                }
+                finding("a checkpoint of the other kind loaded");
+            };
+            PER_FUZZ_CHECK(code([&] { per::load(rank_in, proportional); }) ==
+                               per::checkpoint_errc::wrong_kind,
+                           "rank-based checkpoint into a proportional buffer");
+            PER_FUZZ_CHECK(code([&] { per::load(proportional_in, target); }) ==
+                               per::checkpoint_errc::wrong_kind,
+                           "proportional checkpoint into a rank-based buffer");
+            PER_FUZZ_CHECK(per_test::state(proportional) == proportional_before &&
+                               per_test::state(target) == target_before,
+                           "a wrong-kind load changed the target");
+        }
+        std::istringstream in(bytes);
+        per::load(in, target);
+        PER_FUZZ_CHECK(per_test::state(target) == per_test::state(m_tree), "rank round trip");
+        std::ostringstream again;
+        per::save(again, target);
+        PER_FUZZ_CHECK(again.str() == bytes, "a loaded buffer saves other bytes");
+        m_tree = std::move(target);
+    }
+
+    input& m_in;
+    std::size_t m_capacity;
+    rank_buffer m_tree;
+    naive_rank_buffer m_naive;
+    std::vector<std::uint64_t> m_pushed; // per slot: when it was last pushed (the tie order)
+    std::uint64_t m_pushes = 0;
+    std::vector<replay_handle> m_pool; // handles seen: many go stale
+    int m_next_item = 0;
+    std::vector<std::size_t> m_order;   // order_by_rank's results
+    std::vector<std::size_t> m_rank_of; // 0-based
+    std::vector<double> m_weights;
+    double m_total = 0;
+};
+
+void run_rank_based(input& in) {
+    const configuration config = read_configuration(in);
+    const std::string tree_outcome =
+        per_test::outcome([&] { rank_buffer b(config.capacity, config.options); });
+    const std::string naive_outcome =
+        per_test::outcome([&] { naive_rank_buffer b(config.capacity, config.options); });
+    PER_FUZZ_CHECK(tree_outcome == naive_outcome, "constructor with capacity " +
+                                                      std::to_string(config.capacity) + ", alpha " +
+                                                      text(config.options.alpha()) + ": tree " +
+                                                      tree_outcome + ", naive " + naive_outcome);
+    if (tree_outcome != "ok") {
+        PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "constructor: " + tree_outcome);
+        return;
+    }
+    rank_harness run(in, config.capacity, config.options);
+    for (std::size_t op = 0; op < max_operations && !in.exhausted(); ++op) {
+        run.step();
+        run.require_same_state();
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size > 0 && data[0] == rank_based_selector) {
+        input in(data + 1, size - 1);
+        run_rank_based(in);
+    } else {
+        input in(data, size);
+        run_proportional(in);
     }
     return 0;
 }
