@@ -605,6 +605,10 @@ def main(argv):
                         default="auto", help="plotting backend (default: matplotlib, then gnuplot)")
     parser.add_argument("--command", help="the command to reproduce the run (default: from the "
                         "JSON context, else 'cmake --workflow --preset bench')")
+    parser.add_argument("--name", default="benchmarks",
+                        help="file name of the report without extension (default: benchmarks; "
+                        "a -march=native run writes benchmarks-native, so that it never "
+                        "replaces the portable report in docs/)")
     options = parser.parse_args(argv)
 
     results = Results(options.results)
@@ -617,11 +621,12 @@ def main(argv):
     command = options.command or results.context.get("per_reproduce",
                                                      "cmake --workflow --preset bench")
 
-    plot_path = os.path.join(output_dir, "benchmarks.png")
+    plot_name = options.name + ".png"
+    plot_path = os.path.join(output_dir, plot_name)
     backend = make_plot(results, plot_path, options.plot)
-    markdown = build_markdown(results, command, "benchmarks.png" if backend else None,
+    markdown = build_markdown(results, command, plot_name if backend else None,
                               os.path.basename(options.results), options.plot == "none")
-    markdown_path = os.path.join(output_dir, "benchmarks.md")
+    markdown_path = os.path.join(output_dir, options.name + ".md")
     with open(markdown_path, "w", encoding="utf-8") as file:
         file.write(markdown)
 
@@ -654,7 +659,7 @@ def main(argv):
         for path in written:
             copies.append(os.path.join(options.copy_to, os.path.basename(path)))
             shutil.copy(path, copies[-1])
-        stale_plot = os.path.join(options.copy_to, "benchmarks.png")
+        stale_plot = os.path.join(options.copy_to, plot_name)
         if not backend and os.path.exists(stale_plot):
             os.remove(stale_plot)  # the copied report has no plot: do not pair it with an old one
         written += copies
