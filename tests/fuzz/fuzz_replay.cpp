@@ -290,6 +290,89 @@ float to_float(double value) {
     return static_cast<float>(value);
 }
 
+// --- What both harnesses do alike ------------------------------------------------------------
+
+void same_outcome(const std::string& what, const std::string& tree, const std::string& naive) {
+    PER_FUZZ_CHECK(tree == naive, what + ": tree " + tree + ", naive " + naive);
+}
+
+// The slot observers of the tree buffer and its naive reference end alike (a value or the same
+// exception) for any slot.
+template <class Tree, class Naive>
+void observe_both(const Tree& tree, const Naive& naive, std::size_t slot) {
+    same_outcome("item", per_test::outcome([&] { (void)tree.item(slot); }),
+                 per_test::outcome([&] { (void)naive.item(slot); }));
+    same_outcome("priority", per_test::outcome([&] { (void)tree.priority(slot); }),
+                 per_test::outcome([&] { (void)naive.priority(slot); }));
+    same_outcome("probability", per_test::outcome([&] { (void)tree.probability(slot); }),
+                 per_test::outcome([&] { (void)naive.probability(slot); }));
+    same_outcome("handle", per_test::outcome([&] { (void)tree.handle(slot); }),
+                 per_test::outcome([&] { (void)naive.handle(slot); }));
+}
+
+// One sample call on both buffers, with engines seeded alike.
+struct paired_draws {
+    std::string tree_outcome; // "ok" or the exception; equal to the naive one when returned
+    std::vector<replay_handle> tree_handles, naive_handles;
+    std::vector<double> tree_weights, naive_weights;
+    std::vector<double> tree_probabilities, naive_probabilities;
+};
+
+// Draws batch_size items from both buffers through sample_into (into) or into a replay_batch,
+// and checks what does not depend on the sampling rule: both calls end alike, a batch's slots,
+// handles and items agree with the buffer, and both consumed the engine alike.
+template <class Tree, class Naive>
+paired_draws sample_both(Tree& tree, Naive& naive, std::size_t batch_size, double beta,
+                         std::uint64_t seed, bool into) {
+    std::mt19937_64 tree_engine(seed);
+    std::mt19937_64 naive_engine(seed);
+    paired_draws draws;
+    draws.tree_handles.resize(batch_size);
+    draws.naive_handles.resize(batch_size);
+    draws.tree_weights.resize(batch_size);
+    draws.naive_weights.resize(batch_size);
+    draws.tree_probabilities.resize(batch_size);
+    draws.naive_probabilities.resize(batch_size);
+    std::string naive_outcome;
+    if (into) {
+        draws.tree_outcome = per_test::outcome([&] {
+            tree.sample_into(batch_size, beta, tree_engine, draws.tree_handles.data(),
+                             draws.tree_weights.data(), draws.tree_probabilities.data());
+        });
+        naive_outcome = per_test::outcome([&] {
+            naive.sample_into(batch_size, beta, naive_engine, draws.naive_handles.data(),
+                              draws.naive_weights.data(), draws.naive_probabilities.data());
+        });
+    } else {
+        per::replay_batch<int> a;
+        per::replay_batch<int> b;
+        draws.tree_outcome =
+            per_test::outcome([&] { tree.sample(batch_size, beta, tree_engine, a); });
+        naive_outcome = per_test::outcome([&] { naive.sample(batch_size, beta, naive_engine, b); });
+        if (draws.tree_outcome == "ok" && naive_outcome == "ok") {
+            PER_FUZZ_CHECK(a.size() == batch_size && b.size() == batch_size, "batch sizes");
+            for (std::size_t k = 0; k < batch_size; ++k) {
+                PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
+                PER_FUZZ_CHECK(&a[k] == &tree.item(a.slots()[k]), "batch item");
+                PER_FUZZ_CHECK(&b[k] == &naive.item(b.slots()[k]), "naive batch item");
+            }
+            draws.tree_handles = a.handles();
+            draws.naive_handles = b.handles();
+            draws.tree_weights = a.weights();
+            draws.naive_weights = b.weights();
+            draws.tree_probabilities = a.probabilities();
+            draws.naive_probabilities = b.probabilities();
+        }
+    }
+    PER_FUZZ_CHECK(draws.tree_outcome == naive_outcome,
+                   "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
+                       draws.tree_outcome + ", naive " + naive_outcome);
+    if (draws.tree_outcome == "ok") {
+        PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
+    }
+    return draws;
+}
+
 // --- prioritized_replay against naive_prioritized_replay ------------------------------------
 
 class proportional_harness {
@@ -542,19 +625,7 @@ private:
         return true;
     }
 
-    void observe(std::size_t slot) {
-        const auto same = [](const std::string& what, const std::string& a, const std::string& b) {
-            PER_FUZZ_CHECK(a == b, what + ": tree " + a + ", naive " + b);
-        };
-        same("item", per_test::outcome([&] { (void)m_tree.item(slot); }),
-             per_test::outcome([&] { (void)m_naive.item(slot); }));
-        same("priority", per_test::outcome([&] { (void)m_tree.priority(slot); }),
-             per_test::outcome([&] { (void)m_naive.priority(slot); }));
-        same("probability", per_test::outcome([&] { (void)m_tree.probability(slot); }),
-             per_test::outcome([&] { (void)m_naive.probability(slot); }));
-        same("handle", per_test::outcome([&] { (void)m_tree.handle(slot); }),
-             per_test::outcome([&] { (void)m_naive.handle(slot); }));
-    }
+    void observe(std::size_t slot) { observe_both(m_tree, m_naive, slot); }
 
     void sample() {
         std::size_t batch_size = 1 + m_in.below(12);
@@ -566,54 +637,16 @@ private:
         const std::uint64_t seed = m_in.bits64();
         const bool into = kind & 0x10;
 
-        std::mt19937_64 tree_engine(seed);
-        std::mt19937_64 naive_engine(seed);
-        std::vector<replay_handle> tree_handles(batch_size);
-        std::vector<replay_handle> naive_handles(batch_size);
-        std::vector<double> tree_weights(batch_size);
-        std::vector<double> naive_weights(batch_size);
-        std::vector<double> tree_probabilities(batch_size);
-        std::vector<double> naive_probabilities(batch_size);
-        std::string tree_outcome;
-        std::string naive_outcome;
-        if (into) {
-            tree_outcome = per_test::outcome([&] {
-                m_tree.sample_into(batch_size, beta, tree_engine, tree_handles.data(),
-                                   tree_weights.data(), tree_probabilities.data());
-            });
-            naive_outcome = per_test::outcome([&] {
-                m_naive.sample_into(batch_size, beta, naive_engine, naive_handles.data(),
-                                    naive_weights.data(), naive_probabilities.data());
-            });
-        } else {
-            per::replay_batch<int> a;
-            per::replay_batch<int> b;
-            tree_outcome =
-                per_test::outcome([&] { m_tree.sample(batch_size, beta, tree_engine, a); });
-            naive_outcome =
-                per_test::outcome([&] { m_naive.sample(batch_size, beta, naive_engine, b); });
-            if (tree_outcome == "ok" && naive_outcome == "ok") {
-                PER_FUZZ_CHECK(a.size() == batch_size && b.size() == batch_size, "batch sizes");
-                for (std::size_t k = 0; k < batch_size; ++k) {
-                    PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
-                    PER_FUZZ_CHECK(&a[k] == &m_tree.item(a.slots()[k]), "batch item");
-                    PER_FUZZ_CHECK(&b[k] == &m_naive.item(b.slots()[k]), "naive batch item");
-                }
-                tree_handles = a.handles();
-                naive_handles = b.handles();
-                tree_weights = a.weights();
-                naive_weights = b.weights();
-                tree_probabilities = a.probabilities();
-                naive_probabilities = b.probabilities();
-            }
-        }
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome,
-                       "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
-                           tree_outcome + ", naive " + naive_outcome);
-        if (tree_outcome != "ok") {
+        const paired_draws draws = sample_both(m_tree, m_naive, batch_size, beta, seed, into);
+        if (draws.tree_outcome != "ok") {
             return;
         }
-        PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
+        const std::vector<replay_handle>& tree_handles = draws.tree_handles;
+        const std::vector<replay_handle>& naive_handles = draws.naive_handles;
+        const std::vector<double>& tree_weights = draws.tree_weights;
+        const std::vector<double>& naive_weights = draws.naive_weights;
+        const std::vector<double>& tree_probabilities = draws.tree_probabilities;
+        const std::vector<double>& naive_probabilities = draws.naive_probabilities;
 
         // Replay the engine to know each draw's uniform.
         std::mt19937_64 replay(seed);
@@ -1047,21 +1080,11 @@ private:
     }
 
     void observe(std::size_t slot) {
-        const auto same = [](const std::string& what, const std::string& a, const std::string& b) {
-            PER_FUZZ_CHECK(a == b, what + ": tree " + a + ", naive " + b);
-        };
-        same("item", per_test::outcome([&] { (void)m_tree.item(slot); }),
-             per_test::outcome([&] { (void)m_naive.item(slot); }));
-        same("priority", per_test::outcome([&] { (void)m_tree.priority(slot); }),
-             per_test::outcome([&] { (void)m_naive.priority(slot); }));
-        same("probability", per_test::outcome([&] { (void)m_tree.probability(slot); }),
-             per_test::outcome([&] { (void)m_naive.probability(slot); }));
-        same("handle", per_test::outcome([&] { (void)m_tree.handle(slot); }),
-             per_test::outcome([&] { (void)m_naive.handle(slot); }));
+        observe_both(m_tree, m_naive, slot);
         std::size_t tree_rank = 0;
         std::size_t naive_rank = 0;
-        same("rank", per_test::outcome([&] { tree_rank = m_tree.sampler().rank(slot); }),
-             per_test::outcome([&] { naive_rank = m_naive.rank(slot); }));
+        same_outcome("rank", per_test::outcome([&] { tree_rank = m_tree.sampler().rank(slot); }),
+                     per_test::outcome([&] { naive_rank = m_naive.rank(slot); }));
         PER_FUZZ_CHECK(tree_rank == naive_rank, "rank of slot " + std::to_string(slot));
     }
 
@@ -1075,54 +1098,16 @@ private:
         const std::uint64_t seed = m_in.bits64();
         const bool into = kind & 0x10;
 
-        std::mt19937_64 tree_engine(seed);
-        std::mt19937_64 naive_engine(seed);
-        std::vector<replay_handle> tree_handles(batch_size);
-        std::vector<replay_handle> naive_handles(batch_size);
-        std::vector<double> tree_weights(batch_size);
-        std::vector<double> naive_weights(batch_size);
-        std::vector<double> tree_probabilities(batch_size);
-        std::vector<double> naive_probabilities(batch_size);
-        std::string tree_outcome;
-        std::string naive_outcome;
-        if (into) {
-            tree_outcome = per_test::outcome([&] {
-                m_tree.sample_into(batch_size, beta, tree_engine, tree_handles.data(),
-                                   tree_weights.data(), tree_probabilities.data());
-            });
-            naive_outcome = per_test::outcome([&] {
-                m_naive.sample_into(batch_size, beta, naive_engine, naive_handles.data(),
-                                    naive_weights.data(), naive_probabilities.data());
-            });
-        } else {
-            per::replay_batch<int> a;
-            per::replay_batch<int> b;
-            tree_outcome =
-                per_test::outcome([&] { m_tree.sample(batch_size, beta, tree_engine, a); });
-            naive_outcome =
-                per_test::outcome([&] { m_naive.sample(batch_size, beta, naive_engine, b); });
-            if (tree_outcome == "ok" && naive_outcome == "ok") {
-                PER_FUZZ_CHECK(a.size() == batch_size && b.size() == batch_size, "batch sizes");
-                for (std::size_t k = 0; k < batch_size; ++k) {
-                    PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
-                    PER_FUZZ_CHECK(&a[k] == &m_tree.item(a.slots()[k]), "batch item");
-                    PER_FUZZ_CHECK(&b[k] == &m_naive.item(b.slots()[k]), "naive batch item");
-                }
-                tree_handles = a.handles();
-                naive_handles = b.handles();
-                tree_weights = a.weights();
-                naive_weights = b.weights();
-                tree_probabilities = a.probabilities();
-                naive_probabilities = b.probabilities();
-            }
-        }
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome,
-                       "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
-                           tree_outcome + ", naive " + naive_outcome);
-        if (tree_outcome != "ok") {
+        const paired_draws draws = sample_both(m_tree, m_naive, batch_size, beta, seed, into);
+        if (draws.tree_outcome != "ok") {
             return;
         }
-        PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
+        const std::vector<replay_handle>& tree_handles = draws.tree_handles;
+        const std::vector<replay_handle>& naive_handles = draws.naive_handles;
+        const std::vector<double>& tree_weights = draws.tree_weights;
+        const std::vector<double>& naive_weights = draws.naive_weights;
+        const std::vector<double>& tree_probabilities = draws.tree_probabilities;
+        const std::vector<double>& naive_probabilities = draws.naive_probabilities;
 
         // Replay the engine to know each draw's uniform; compare in rank positions.
         std::mt19937_64 replay(seed);
