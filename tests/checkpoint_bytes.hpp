@@ -114,6 +114,33 @@ inline void reseal(std::string& bytes) {
     write_u64(bytes, bytes.size() - 8, fnv1a64(bytes, bytes.size() - 8));
 }
 
+// One field of a checkpoint overwritten, for the tests that feed a loader invalid values
+// behind a valid checksum.
+struct field_patch {
+    const char* what;
+    std::size_t at;
+    int width; // 1, 4 or 8 bytes; 0 for a double
+    std::uint64_t value;
+    double real;
+    const char* message = ""; // part of what() the loader must give (rank-based checks)
+};
+
+// `checkpoint` with the patch applied and the checksum recomputed.
+inline std::string patched(const std::string& checkpoint, const field_patch& patch) {
+    std::string bytes = checkpoint;
+    if (patch.width == 0) {
+        write_f64(bytes, patch.at, patch.real);
+    } else if (patch.width == 1) {
+        bytes[patch.at] = static_cast<char>(patch.value);
+    } else if (patch.width == 4) {
+        write_u32(bytes, patch.at, static_cast<std::uint32_t>(patch.value));
+    } else {
+        write_u64(bytes, patch.at, patch.value);
+    }
+    reseal(bytes);
+    return bytes;
+}
+
 } // namespace per_test::checkpoint_bytes
 
 #endif // PER_TESTS_CHECKPOINT_BYTES_HPP

@@ -426,13 +426,7 @@ TEST_CASE("invalid values behind a valid checksum throw and change nothing", "[c
     const std::size_t capacity = 4;
     const std::size_t size = 3;
 
-    struct patch {
-        const char* what;
-        std::size_t at;
-        int width; // 1, 4 or 8 bytes; 0 for a double
-        std::uint64_t value;
-        double real;
-    };
+    using patch = bytes::field_patch;
     const patch patches[] = {
         {"alpha NaN", bytes::alpha, 0, 0, not_a_number},
         {"alpha negative", bytes::alpha, 0, 0, -0.5},
@@ -460,17 +454,7 @@ TEST_CASE("invalid values behind a valid checksum throw and change nothing", "[c
     const std::string before = state(target);
     for (const patch& p : patches) {
         CAPTURE(p.what);
-        std::string patched = checkpoint;
-        if (p.width == 0) {
-            bytes::write_f64(patched, p.at, p.real);
-        } else if (p.width == 1) {
-            patched[p.at] = static_cast<char>(p.value);
-        } else if (p.width == 4) {
-            bytes::write_u32(patched, p.at, static_cast<std::uint32_t>(p.value));
-        } else {
-            bytes::write_u64(patched, p.at, p.value);
-        }
-        bytes::reseal(patched);
+        const std::string patched = bytes::patched(checkpoint, p);
         const checkpoint_errc code = load_error(patched, target);
         // A changed capacity or size moves every later field: the checkpoint then no longer
         // parses (truncated) or fails a value check, both fine.

@@ -551,14 +551,7 @@ TEST_CASE("invalid rank-based values behind a valid checksum throw and change no
     REQUIRE(bytes::read_u64(checkpoint, fills) == 4);
     REQUIRE(bytes::read_u64(checkpoint, stamps + 8) == 2);
 
-    struct patch {
-        const char* what;
-        std::size_t at;
-        int width; // 1, 4 or 8 bytes; 0 for a double
-        std::uint64_t value;
-        double real;
-        const char* message = ""; // part of what() for the checks only rank-based kinds make
-    };
+    using patch = bytes::field_patch;
     const patch patches[] = {
         {"alpha NaN", bytes::alpha, 0, 0, not_a_number},
         {"alpha negative", bytes::alpha, 0, 0, -0.5},
@@ -591,17 +584,7 @@ TEST_CASE("invalid rank-based values behind a valid checksum throw and change no
     const std::string before = state(target);
     for (const patch& p : patches) {
         CAPTURE(p.what);
-        std::string patched = checkpoint;
-        if (p.width == 0) {
-            bytes::write_f64(patched, p.at, p.real);
-        } else if (p.width == 1) {
-            patched[p.at] = static_cast<char>(p.value);
-        } else if (p.width == 4) {
-            bytes::write_u32(patched, p.at, static_cast<std::uint32_t>(p.value));
-        } else {
-            bytes::write_u64(patched, p.at, p.value);
-        }
-        bytes::reseal(patched);
+        const std::string patched = bytes::patched(checkpoint, p);
         std::istringstream in(patched);
         try {
             per::load(in, target);
