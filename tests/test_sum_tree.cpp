@@ -112,6 +112,37 @@ TEMPLATE_TEST_CASE("sum_tree matches a long double prefix-sum oracle", "[sum_tre
         for (std::size_t q = 0; q < us.size(); ++q) {
             REQUIRE(batch[q] == tree.find_prefix(us[q]));
         }
+        // Sorted batches (stratified sampling's) take the walk along the upper nodes: the same
+        // answers again, with repeated values, every exact boundary and the ends included, in
+        // batches of several lengths (so that chunks of 64 split them in different places).
+        std::vector<T> sorted_us = us;
+        for (std::size_t i = 0; i + 1 < size; i += 1 + size / 50) {
+            const T boundary = static_cast<T>(sums[i]);
+            if (boundary < tree.total()) {
+                sorted_us.push_back(boundary);
+                sorted_us.push_back(boundary);
+            }
+        }
+        sorted_us.push_back(T(0));
+        sorted_us.push_back(std::nextafter(tree.total(), T(0)));
+        std::sort(sorted_us.begin(), sorted_us.end());
+        for (std::size_t length :
+             {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{65}, sorted_us.size()}) {
+            CAPTURE(length);
+            const std::size_t count = std::min(length, sorted_us.size());
+            std::vector<std::size_t> sorted_batch(count);
+            tree.find_prefix_batch(sorted_us.data(), count, sorted_batch.data());
+            for (std::size_t q = 0; q < count; ++q) {
+                REQUIRE(sorted_batch[q] == tree.find_prefix(sorted_us[q]));
+            }
+        }
+        // Unchecked, u at or past the total at the end of a sorted batch: the last non-empty leaf.
+        std::vector<T> tail = {T(0), tree.total(), tree.total() * T(2)};
+        std::vector<std::size_t> tail_found(tail.size());
+        tree.find_prefix_batch_unchecked(tail.data(), tail.size(), tail_found.data());
+        for (std::size_t q = 0; q < tail.size(); ++q) {
+            REQUIRE(tail_found[q] == tree.find_prefix_unchecked(tail[q]));
+        }
     }
 }
 

@@ -150,7 +150,8 @@ public:
     // O(count * Fanout * log_Fanout N). find_prefix for `count` prefix values at once, writing
     // the leaves to indices[0..count). Faster than one call per value: the queries descend the
     // tree level by level together, so their memory accesses overlap. Sorted u (as stratified
-    // sampling produces) are fastest. Throws as find_prefix for the first invalid u, before
+    // sampling produces) are fastest: they share the upper levels' lines, and there a walk along
+    // each node replaces the per-query count. Throws as find_prefix for the first invalid u, before
     // writing any index.
     void find_prefix_batch(const T* u, size_type count, size_type* indices) const {
         for (size_type i = 0; i < count; ++i) {
@@ -188,15 +189,21 @@ public:
         const size_type depth = m_tree.depth();
         for (size_type begin = 0; begin < count; begin += chunk) {
             const size_type size = count - begin < chunk ? count - begin : chunk;
+            bool sorted = true;
             for (size_type q = 0; q < size; ++q) {
                 PER_ASSERT(u[begin + q] >= T(0));
                 remaining[q] = past_total_to_largest(u[begin + q]);
                 first[q] = 0;
+                sorted &= q == 0 || !(u[begin + q] < u[begin + q - 1]);
             }
             for (size_type level = 0; level < depth; ++level) {
                 const T* nodes = m_tree.prefix_node(level, 0);
                 const T* below =
                     level + 1 < depth ? m_tree.prefix_node(level + 1, 0) : m_tree.leaf_node(0);
+                if (sorted && m_tree.level_size(level) <= size) {
+                    descend_level_sorted(nodes, below, size, remaining, first);
+                    continue;
+                }
                 for (size_type q = 0; q < size; ++q) {
                     const size_type child_first =
                         (first[q] + descend_inner(nodes + first[q], remaining[q])) * Fanout;
@@ -236,6 +243,32 @@ private:
         const size_type count = detail::count_less_equal<T, Fanout>(before, key); // >= 1
         u = key - before[count - 1];
         return count - 1;
+    }
+
+    // One level of the batched descent for sorted queries on a level with few entries (the top
+    // of the tree, where many queries share a node): consecutive queries in the same node have
+    // non-decreasing relative keys, so their children are found by walking the node's prefix
+    // line alongside them instead of counting afresh for each, a compare or two per query
+    // instead of a whole count. The child is the same one descend_inner picks (the last with
+    // before[child] <= key; +infinity padding stops the walk), and so is the subtraction.
+    static void descend_level_sorted(const T* nodes, const T* below, size_type size, T* remaining,
+                                     size_type* first) noexcept {
+        size_type node_first = static_cast<size_type>(-1);
+        size_type child = 0;
+        for (size_type q = 0; q < size; ++q) {
+            const T key = remaining[q];
+            if (first[q] != node_first) {
+                node_first = first[q];
+                child = 0;
+            }
+            const T* before = nodes + node_first;
+            while (child + 1 < Fanout && !(key < before[child + 1])) {
+                ++child;
+            }
+            remaining[q] = key - before[child];
+            first[q] = (node_first + child) * Fanout;
+            prefetch(below + first[q]);
+        }
     }
 
     // The leaf under the prefix value u in the leaf node whose first leaf is `first`. The

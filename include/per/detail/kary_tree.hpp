@@ -117,6 +117,8 @@ public:
     }
 
     size_type capacity() const noexcept { return m_capacity; }
+    // The entries (stored nodes times Fanout, padding included) of inner level `level`.
+    size_type level_size(size_type level) const noexcept { return level_entries(level); }
     size_type depth() const noexcept { return m_depth; }
     T root() const noexcept { return m_root; }
     T leaf(size_type index) const noexcept { return m_leaves[index]; }
