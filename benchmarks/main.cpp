@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("per_build_type", PER_BENCH_BUILD_TYPE);
     benchmark::AddCustomContext("per_native", PER_BENCH_NATIVE);
     benchmark::AddCustomContext("per_reproduce", PER_BENCH_REPRODUCE);
+    benchmark::AddCustomContext("per_repetitions", PER_BENCH_REPETITIONS);
     benchmark::AddCustomContext("per_largest_n", std::to_string(largest));
 
     per_bench::register_sampling_benchmarks(sizes);

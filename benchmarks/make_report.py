@@ -374,9 +374,15 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
     if lines:
         sections += ["## Headline: N = %s, batch %d" % (power_label(n), HEADLINE_BATCH), ""]
         sections += lines + [""]
+        repetitions = results.context.get("per_repetitions", "1")
+        if repetitions not in ("", "1"):
+            how = ("the median of %s runs of the row (interleaved at random with the other "
+                   "rows' runs), each for at least the minimum time" % repetitions)
+        else:
+            how = "each row run once for at least the minimum time"
         sections.append(
-            "Every time is CPU time per item (1e9 / Google Benchmark's items_per_second), each "
-            "row run once for at least the minimum time; compare ratios within one report.")
+            "Every time is CPU time per item (1e9 / Google Benchmark's items_per_second), %s; "
+            "compare ratios within one report." % how)
         sections.append("")
     if plot_name:
         sections += ["![ns per sampled item vs N, log-log](%s)" % plot_name, ""]
