@@ -373,6 +373,84 @@ paired_draws sample_both(Tree& tree, Naive& naive, std::size_t batch_size, doubl
     return draws;
 }
 
+// The handles a harness has seen (many go stale as the ring turns over), and how a fuzz input
+// picks the handle of an update: a seen one, a live one, a random slot and generation, or one
+// out of range.
+class handle_pool {
+public:
+    void add(const replay_handle& handle) { m_handles.push_back(handle); }
+
+    // Keeps at most 32: past that a new handle replaces one the input chooses.
+    void remember(const replay_handle& handle, input& in) {
+        if (m_handles.size() < 32) {
+            m_handles.push_back(handle);
+        } else {
+            m_handles[in.below(32)] = handle;
+        }
+    }
+
+    template <class Naive>
+    replay_handle pick(input& in, const Naive& naive, std::size_t capacity) const {
+        const std::uint8_t kind = in.byte();
+        if (kind < 100 && !m_handles.empty()) {
+            return m_handles[kind % m_handles.size()];
+        }
+        if (kind < 200 && !naive.empty()) {
+            return naive.handle(kind % naive.size());
+        }
+        if (kind < 250) {
+            return {in.below(capacity), static_cast<std::uint32_t>(in.below(4))};
+        }
+        return {capacity + in.below(3), 1}; // out of range
+    }
+
+private:
+    std::vector<replay_handle> m_handles;
+};
+
+// One update_priorities call on both buffers and how each ended.
+struct paired_updates {
+    std::string tree_outcome;
+    std::string naive_outcome;
+    std::size_t applied_tree = 0;
+    std::size_t applied_naive = 0;
+};
+
+// Applies handles/priorities to both buffers in the form `form` chooses: float priorities
+// (which `priorities` then holds as the buffers received them), pointer and count, or two
+// ranges (whose lengths may differ).
+template <class Tree, class Naive>
+paired_updates update_both(Tree& tree, Naive& naive, const std::vector<replay_handle>& handles,
+                           std::vector<double>& priorities, std::uint8_t form) {
+    paired_updates result;
+    if (form & 0x10) {
+        std::vector<float> as_float;
+        for (double priority : priorities) {
+            as_float.push_back(to_float(priority));
+        }
+        result.tree_outcome = per_test::outcome(
+            [&] { result.applied_tree = tree.update_priorities(handles, as_float); });
+        result.naive_outcome = per_test::outcome(
+            [&] { result.applied_naive = naive.update_priorities(handles, as_float); });
+        priorities.assign(as_float.begin(), as_float.end());
+    } else if (form & 0x20 && handles.size() == priorities.size()) {
+        result.tree_outcome = per_test::outcome([&] {
+            result.applied_tree =
+                tree.update_priorities(handles.data(), priorities.data(), handles.size());
+        });
+        result.naive_outcome = per_test::outcome([&] {
+            result.applied_naive =
+                naive.update_priorities(handles.data(), priorities.data(), handles.size());
+        });
+    } else {
+        result.tree_outcome = per_test::outcome(
+            [&] { result.applied_tree = tree.update_priorities(handles, priorities); });
+        result.naive_outcome = per_test::outcome(
+            [&] { result.applied_naive = naive.update_priorities(handles, priorities); });
+    }
+    return result;
+}
+
 // --- prioritized_replay against naive_prioritized_replay ------------------------------------
 
 class proportional_harness {
@@ -420,7 +498,7 @@ public:
             return true;
         default:
             if (!m_naive.empty()) {
-                m_pool.push_back(m_naive.handle(m_in.below(m_naive.size())));
+                m_pool.add(m_naive.handle(m_in.below(m_naive.size())));
             }
             push_default();
             return true;
@@ -504,27 +582,8 @@ private:
         return true;
     }
 
-    void remember(const replay_handle& handle) {
-        if (m_pool.size() < 32) {
-            m_pool.push_back(handle);
-        } else {
-            m_pool[m_in.below(32)] = handle;
-        }
-    }
-
-    replay_handle some_handle() {
-        const std::uint8_t kind = m_in.byte();
-        if (kind < 100 && !m_pool.empty()) {
-            return m_pool[kind % m_pool.size()];
-        }
-        if (kind < 200 && !m_naive.empty()) {
-            return m_naive.handle(kind % m_naive.size());
-        }
-        if (kind < 250) {
-            return {m_in.below(m_capacity), static_cast<std::uint32_t>(m_in.below(4))};
-        }
-        return {m_capacity + m_in.below(3), 1}; // out of range
-    }
+    void remember(const replay_handle& handle) { m_pool.remember(handle, m_in); }
+    replay_handle some_handle() { return m_pool.pick(m_in, m_naive, m_capacity); }
 
     bool update_many() {
         const std::size_t count = m_in.below(9);
@@ -538,35 +597,11 @@ private:
         if (form % 16 == 0) {
             priorities.push_back(1.0); // lengths differ
         }
-        std::size_t applied_tree = 0;
-        std::size_t applied_naive = 0;
-        std::string tree_outcome;
-        std::string naive_outcome;
-        if (form & 0x10) {
-            std::vector<float> as_float;
-            for (double priority : priorities) {
-                as_float.push_back(to_float(priority));
-            }
-            tree_outcome = per_test::outcome(
-                [&] { applied_tree = m_tree.update_priorities(handles, as_float); });
-            naive_outcome = per_test::outcome(
-                [&] { applied_naive = m_naive.update_priorities(handles, as_float); });
-            priorities.assign(as_float.begin(), as_float.end());
-        } else if (form & 0x20 && handles.size() == priorities.size()) {
-            tree_outcome = per_test::outcome([&] {
-                applied_tree =
-                    m_tree.update_priorities(handles.data(), priorities.data(), handles.size());
-            });
-            naive_outcome = per_test::outcome([&] {
-                applied_naive =
-                    m_naive.update_priorities(handles.data(), priorities.data(), handles.size());
-            });
-        } else {
-            tree_outcome = per_test::outcome(
-                [&] { applied_tree = m_tree.update_priorities(handles, priorities); });
-            naive_outcome = per_test::outcome(
-                [&] { applied_naive = m_naive.update_priorities(handles, priorities); });
-        }
+        const paired_updates result = update_both(m_tree, m_naive, handles, priorities, form);
+        const std::string& tree_outcome = result.tree_outcome;
+        const std::string& naive_outcome = result.naive_outcome;
+        const std::size_t applied_tree = result.applied_tree;
+        const std::size_t applied_naive = result.applied_naive;
         if (tree_outcome != naive_outcome) {
             bool any_near = false;
             for (double priority : priorities) {
@@ -789,7 +824,7 @@ private:
     std::size_t m_capacity;
     tree_buffer m_tree;
     naive_buffer m_naive;
-    std::vector<replay_handle> m_pool; // handles seen: many go stale
+    handle_pool m_pool;
     int m_next_item = 0;
 };
 
@@ -876,7 +911,7 @@ public:
             return;
         default:
             if (!m_naive.empty()) {
-                m_pool.push_back(m_naive.handle(m_in.below(m_naive.size())));
+                m_pool.add(m_naive.handle(m_in.below(m_naive.size())));
             }
             push_default();
             return;
@@ -986,27 +1021,8 @@ private:
         }
     }
 
-    void remember(const replay_handle& handle) {
-        if (m_pool.size() < 32) {
-            m_pool.push_back(handle);
-        } else {
-            m_pool[m_in.below(32)] = handle;
-        }
-    }
-
-    replay_handle some_handle() {
-        const std::uint8_t kind = m_in.byte();
-        if (kind < 100 && !m_pool.empty()) {
-            return m_pool[kind % m_pool.size()];
-        }
-        if (kind < 200 && !m_naive.empty()) {
-            return m_naive.handle(kind % m_naive.size());
-        }
-        if (kind < 250) {
-            return {m_in.below(m_capacity), static_cast<std::uint32_t>(m_in.below(4))};
-        }
-        return {m_capacity + m_in.below(3), 1}; // out of range
-    }
+    void remember(const replay_handle& handle) { m_pool.remember(handle, m_in); }
+    replay_handle some_handle() { return m_pool.pick(m_in, m_naive, m_capacity); }
 
     void update_many() {
         const std::size_t count = m_in.below(9);
@@ -1020,34 +1036,11 @@ private:
         if (form % 16 == 0) {
             priorities.push_back(1.0); // lengths differ
         }
-        std::size_t applied_tree = 0;
-        std::size_t applied_naive = 0;
-        std::string tree_outcome;
-        std::string naive_outcome;
-        if (form & 0x10) {
-            std::vector<float> as_float;
-            for (double priority : priorities) {
-                as_float.push_back(to_float(priority));
-            }
-            tree_outcome = per_test::outcome(
-                [&] { applied_tree = m_tree.update_priorities(handles, as_float); });
-            naive_outcome = per_test::outcome(
-                [&] { applied_naive = m_naive.update_priorities(handles, as_float); });
-        } else if (form & 0x20 && handles.size() == priorities.size()) {
-            tree_outcome = per_test::outcome([&] {
-                applied_tree =
-                    m_tree.update_priorities(handles.data(), priorities.data(), handles.size());
-            });
-            naive_outcome = per_test::outcome([&] {
-                applied_naive =
-                    m_naive.update_priorities(handles.data(), priorities.data(), handles.size());
-            });
-        } else {
-            tree_outcome = per_test::outcome(
-                [&] { applied_tree = m_tree.update_priorities(handles, priorities); });
-            naive_outcome = per_test::outcome(
-                [&] { applied_naive = m_naive.update_priorities(handles, priorities); });
-        }
+        const paired_updates result = update_both(m_tree, m_naive, handles, priorities, form);
+        const std::string& tree_outcome = result.tree_outcome;
+        const std::string& naive_outcome = result.naive_outcome;
+        const std::size_t applied_tree = result.applied_tree;
+        const std::size_t applied_naive = result.applied_naive;
         PER_FUZZ_CHECK(tree_outcome == naive_outcome,
                        "update_priorities of " + std::to_string(handles.size()) +
                            " handles, form " + std::to_string(form) + ": tree " + tree_outcome +
@@ -1265,7 +1258,7 @@ private:
     naive_rank_buffer m_naive;
     std::vector<std::uint64_t> m_pushed; // per slot: when it was last pushed (the tie order)
     std::uint64_t m_pushes = 0;
-    std::vector<replay_handle> m_pool; // handles seen: many go stale
+    handle_pool m_pool;
     int m_next_item = 0;
     std::vector<std::size_t> m_order;   // order_by_rank's results
     std::vector<std::size_t> m_rank_of; // 0-based
