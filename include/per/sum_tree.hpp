@@ -246,28 +246,35 @@ private:
     }
 
     // One level of the batched descent for sorted queries on a level with few entries (the top
-    // of the tree, where many queries share a node): consecutive queries in the same node have
-    // non-decreasing relative keys, so their children are found by walking the node's prefix
-    // line alongside them instead of counting afresh for each, a compare or two per query
-    // instead of a whole count. The child is the same one descend_inner picks (the last with
-    // before[child] <= key; +infinity padding stops the walk), and so is the subtraction.
+    // of the tree, where many queries share a node and many share a child): consecutive queries
+    // in the same node have non-decreasing relative keys, so the queries of a node are taken
+    // child by child. The walk finds a query's child (the last with before[child] <= key;
+    // +infinity padding stops it), then every following query of the node whose key stays below
+    // the next boundary takes the same child with one compare, a subtraction and two stores,
+    // and the child's line is prefetched once. Children and subtractions are those descend_inner
+    // gives each query.
     static void descend_level_sorted(const T* nodes, const T* below, size_type size, T* remaining,
                                      size_type* first) noexcept {
-        size_type node_first = static_cast<size_type>(-1);
-        size_type child = 0;
-        for (size_type q = 0; q < size; ++q) {
-            const T key = remaining[q];
-            if (first[q] != node_first) {
-                node_first = first[q];
-                child = 0;
-            }
+        size_type q = 0;
+        while (q < size) {
+            const size_type node_first = first[q];
             const T* before = nodes + node_first;
-            while (child + 1 < Fanout && !(key < before[child + 1])) {
-                ++child;
-            }
-            remaining[q] = key - before[child];
-            first[q] = (node_first + child) * Fanout;
-            prefetch(below + first[q]);
+            size_type child = 0;
+            do {
+                while (child + 1 < Fanout && !(remaining[q] < before[child + 1])) {
+                    ++child;
+                }
+                const T bound =
+                    child + 1 < Fanout ? before[child + 1] : std::numeric_limits<T>::infinity();
+                const T base = before[child];
+                const size_type child_first = (node_first + child) * Fanout;
+                prefetch(below + child_first);
+                do {
+                    remaining[q] -= base;
+                    first[q] = child_first;
+                    ++q;
+                } while (q < size && first[q] == node_first && remaining[q] < bound);
+            } while (q < size && first[q] == node_first);
         }
     }
 
