@@ -3,13 +3,15 @@
 #include "per_catch.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 // power_batch evaluates exp(y log x) on eight-lane vectors on x86-64 (SSE2 in the default
-// presets, AVX2 and FMA in test-native) and calls std::pow elsewhere; every preset runs this
-// file on its path. Bounds are those documented in detail/fast_power.hpp.
+// presets, or AVX2 when the CPU has it; AVX2 and FMA in test-native) and calls std::pow
+// elsewhere; every preset runs this file on its path, and tests/CMakeLists.txt builds it once
+// more without the run-time choice. Bounds are those documented in detail/fast_power.hpp.
 
 namespace {
 double relative_error(double value, double reference) {
@@ -84,3 +86,35 @@ TEST_CASE("power_batch handles every length, in place, and extreme results", "[f
     per::detail::power_batch(bases, 4, -1.0 + 1e-12, out);
     REQUIRE(std::isinf(out[0]) == std::isinf(std::pow(tiny, -1.0 + 1e-12)));
 }
+
+#if defined(PER_DETAIL_VECTOR_POWER)
+// The run-time choice must not change a result: the AVX2 loop performs the SSE2 loop's
+// operations in the same order (no fused multiply-add), so every output matches bit for bit.
+TEST_CASE("the AVX2 power loop gives the SSE2 loop's bits", "[fast_power]") {
+    if (!per::detail::cpu_has_avx2()) {
+        WARN("this CPU has no AVX2: the AVX2 power loop is not run");
+        return;
+    }
+    std::mt19937_64 rng(47);
+    std::uniform_real_distribution<double> log_base(-745.0, 709.0);
+    std::uniform_real_distribution<double> exponent(-1.0, 1.0);
+    std::vector<double> bases = {std::numeric_limits<double>::denorm_min(), 1e-310, 1.0,
+                                 std::numeric_limits<double>::max()};
+    for (int i = 0; i < 4000; ++i) {
+        bases.push_back(std::exp(log_base(rng)));
+    }
+    for (int trial = 0; trial < 50; ++trial) {
+        const double y = exponent(rng);
+        for (std::size_t count : {bases.size(), std::size_t{13}, std::size_t{1}}) {
+            std::vector<double> portable(count);
+            std::vector<double> avx2(count);
+            per::detail::power_lanes_batch(bases.data(), count, y, portable.data());
+            per::detail::power_lanes_batch_avx2(bases.data(), count, y, avx2.data());
+            for (std::size_t k = 0; k < count; ++k) {
+                CAPTURE(y, bases[k]);
+                REQUIRE(std::memcmp(&portable[k], &avx2[k], sizeof(double)) == 0);
+            }
+        }
+    }
+}
+#endif

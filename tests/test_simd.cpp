@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
-// The node kernels of the sum tree against plain loops. Each build runs the code path its
-// flags select (SSE2 in the default presets, AVX2 in test-native, the portable loops for
-// node shapes without a SIMD version), so the presets together cover all of them.
+// The node kernels of the sum tree against plain loops: the ones the build selects
+// (count_less_equal<T, Count>: SSE2 in the default presets, AVX2 in test-native, the portable
+// loops for node shapes without a SIMD version), and on x86-64 the SSE2 and AVX2 kernels by
+// name, the AVX2 ones when this CPU runs them (they are what the run-time choice calls).
 
 namespace {
 
@@ -48,8 +50,11 @@ std::vector<T> keys_around(const std::vector<T>& sorted) {
     return keys;
 }
 
-template <class T, std::size_t Count>
-void check_kernels(std::mt19937_64& rng) {
+// Runs `check(line, values, before, running)` on random nodes: `line` holds the exclusive running
+// sums (64-byte aligned, as tree nodes are), `before` the same sums computed here, `running`
+// the node's total.
+template <class T, std::size_t Count, class Check>
+void on_random_nodes(std::mt19937_64& rng, Check&& check) {
     for (int trial = 0; trial < 300; ++trial) {
         const std::vector<T> values = random_values<T>(Count, rng);
         // The exclusive running sums by the left fold, as the tree defines them.
@@ -65,29 +70,82 @@ void check_kernels(std::mt19937_64& rng) {
         for (std::size_t k = 0; k < Count; ++k) {
             REQUIRE(line[k] == before[k]); // bit for bit: the same additions in the same order
         }
+        CAPTURE(trial);
+        check(line, values, before, running);
+    }
+}
 
+// The kernels of one set (per::detail::build_kernels or avx2_kernels) for one node shape.
+template <class Kernels, class T, std::size_t Count>
+void check_kernels(std::mt19937_64& rng) {
+    on_random_nodes<T, Count>(rng, [](const T* line, const std::vector<T>& values,
+                                      const std::vector<T>& before, T running) {
         for (T u : keys_around(before)) {
-            CAPTURE(trial, u);
-            REQUIRE(per::detail::count_less_equal<T, Count>(line, u) == reference_count(before, u));
-            T total = T(-1);
-            REQUIRE(per::detail::count_running_sums_less_equal<T, Count>(values.data(), u, total) ==
+            CAPTURE(u);
+            REQUIRE(Kernels::template count_less_equal<T, Count>(line, u) ==
                     reference_count(before, u));
+            T total = T(-1);
+            REQUIRE(Kernels::template count_running_sums_less_equal<T, Count>(
+                        values.data(), u, total) == reference_count(before, u));
             REQUIRE(total == running);
         }
-    }
+    });
+}
+
+template <class Kernels>
+void check_kernel_set(std::mt19937_64& rng) {
+    check_kernels<Kernels, double, 8>(rng); // SSE2 / AVX2 versions on x86-64
+    check_kernels<Kernels, float, 16>(rng); // SSE2 / AVX2 count; portable running sums
+    check_kernels<Kernels, double, 2>(rng); // portable versions
+    check_kernels<Kernels, double, 4>(rng);
+    check_kernels<Kernels, float, 4>(rng);
+    check_kernels<Kernels, double, 6>(rng); // not a power of two: the plain counting loop
 }
 
 } // namespace
 
 TEST_CASE("node kernels match plain loops for every node shape", "[simd]") {
     std::mt19937_64 rng(2026);
-    check_kernels<double, 8>(rng); // SSE2 / AVX2 versions on x86-64
-    check_kernels<float, 16>(rng); // SSE2 / AVX2 count; portable running sums
-    check_kernels<double, 2>(rng); // portable versions
-    check_kernels<double, 4>(rng);
-    check_kernels<float, 4>(rng);
-    check_kernels<double, 6>(rng); // not a power of two: the plain counting loop
+    check_kernel_set<per::detail::build_kernels>(rng);
 }
+
+#if defined(PER_DETAIL_X86_KERNELS)
+TEST_CASE("the SSE2 and AVX2 kernels match plain loops", "[simd]") {
+    std::mt19937_64 rng(2027);
+    const auto check_line = [](auto count_less_equal) {
+        return [count_less_equal](const auto* line, const auto& values, const auto& before,
+                                  auto running) {
+            using T = std::decay_t<decltype(*line)>;
+            for (T u : keys_around(before)) {
+                CAPTURE(u);
+                REQUIRE(count_less_equal(line, u) == reference_count(before, u));
+            }
+            (void)values;
+            (void)running;
+        };
+    };
+    on_random_nodes<double, 8>(rng, check_line([](const double* line, double u) {
+                                   return per::detail::sse2::count_less_equal(line, u);
+                               }));
+    on_random_nodes<float, 16>(rng, check_line([](const float* line, float u) {
+                                   return per::detail::sse2::count_less_equal(line, u);
+                               }));
+    on_random_nodes<double, 8>(rng, [](const double*, const std::vector<double>& values,
+                                       const std::vector<double>& before, double running) {
+        for (double u : keys_around(before)) {
+            double total = -1.0;
+            REQUIRE(per::detail::sse2::count_running_sums_less_equal(values.data(), u, total) ==
+                    reference_count(before, u));
+            REQUIRE(total == running);
+        }
+    });
+    if (!per::detail::cpu_has_avx2()) {
+        WARN("this CPU has no AVX2: the AVX2 kernels are not run");
+        return;
+    }
+    check_kernel_set<per::detail::avx2_kernels>(rng);
+}
+#endif
 
 TEST_CASE("count_less_equal skips +infinity padding for every finite key", "[simd]") {
     alignas(64) double line[8] = {0.0,

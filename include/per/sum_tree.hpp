@@ -168,14 +168,44 @@ public:
         u = past_total_to_largest(u);
         size_type first = 0; // the current node's first entry on its level
         for (size_type level = 0; level < m_tree.depth(); ++level) {
-            first = (first + descend_inner(m_tree.prefix_node(level, 0) + first, u)) * Fanout;
+            first = (first + descend_inner<detail::build_kernels>(
+                                 m_tree.prefix_node(level, 0) + first, u)) *
+                    Fanout;
         }
-        return descend_leaf(first, u);
+        return descend_leaf<detail::build_kernels>(first, u);
     }
 
     // find_prefix_batch without validation; same precondition as find_prefix_unchecked.
+    // On an x86-64 build that does not target AVX2 itself, the descent runs as AVX2 code when
+    // the CPU has it (detail/cpu.hpp; same results, bit for bit).
     void find_prefix_batch_unchecked(const T* u, size_type count,
                                      size_type* indices) const noexcept {
+#if defined(PER_DETAIL_RUNTIME_AVX2)
+        if (detail::cpu_has_avx2()) {
+            descend_batch_avx2(u, count, indices);
+            return;
+        }
+#endif
+        descend_batch<detail::build_kernels>(u, count, indices);
+    }
+
+    // Bytes of heap storage the tree uses (leaves, inner sums, padding): about
+    // sizeof(T) * N * Fanout / (Fanout - 1).
+    size_type memory_bytes() const noexcept {
+        return m_tree.memory_bytes();
+    }
+
+private:
+#if defined(PER_DETAIL_RUNTIME_AVX2)
+    PER_DETAIL_AVX2_ENTRY void descend_batch_avx2(const T* u, size_type count,
+                                                  size_type* indices) const noexcept {
+        descend_batch<detail::avx2_kernels>(u, count, indices);
+    }
+#endif
+
+    // The batched descent with the node kernels of one instruction set (detail/simd.hpp).
+    template <class Kernels>
+    void descend_batch(const T* u, size_type count, size_type* indices) const noexcept {
         // Queries go down in chunks that fit on the stack: within a chunk all queries finish
         // one level before any starts the next, and each query prefetches the node it needs on
         // the next level as soon as it knows it. By the time the chunk comes back to it, the
@@ -206,22 +236,18 @@ public:
                 }
                 for (size_type q = 0; q < size; ++q) {
                     const size_type child_first =
-                        (first[q] + descend_inner(nodes + first[q], remaining[q])) * Fanout;
+                        (first[q] + descend_inner<Kernels>(nodes + first[q], remaining[q])) *
+                        Fanout;
                     first[q] = child_first;
                     prefetch(below + child_first);
                 }
             }
             for (size_type q = 0; q < size; ++q) {
-                indices[begin + q] = descend_leaf(first[q], remaining[q]);
+                indices[begin + q] = descend_leaf<Kernels>(first[q], remaining[q]);
             }
         }
     }
 
-    // Bytes of heap storage the tree uses (leaves, inner sums, padding): about
-    // sizeof(T) * N * Fanout / (Fanout - 1).
-    size_type memory_bytes() const noexcept { return m_tree.memory_bytes(); }
-
-private:
     // A u at or past total() (which the unchecked interface accepts) becomes the largest
     // finite T: every level then takes its last stored child (whose exclusive prefix is
     // finite, unlike the +infinity of padding entries), u stays above every sum on the way
@@ -238,9 +264,10 @@ private:
     // order than u was reduced), the search takes the last child, and the leaf level repairs
     // the result (see descend_leaf). Keeping that rare case out of the loop keeps the common
     // step to a count, one subtraction and an index computation.
+    template <class Kernels>
     static size_type descend_inner(const T* before, T& u) noexcept {
         const T key = u;
-        const size_type count = detail::count_less_equal<T, Fanout>(before, key); // >= 1
+        const size_type count = Kernels::template count_less_equal<T, Fanout>(before, key); // >= 1
         u = key - before[count - 1];
         return count - 1;
     }
@@ -284,9 +311,10 @@ private:
     // past total(), or an empty leaf node reached that way), the result is the last non-empty
     // leaf at or before the end of this node: the leaf that ends the prefix interval u was
     // heading for.
+    template <class Kernels>
     size_type descend_leaf(size_type first, T u) const noexcept {
         T node_total;
-        const size_type child = detail::count_running_sums_less_equal<T, Fanout>(
+        const size_type child = Kernels::template count_running_sums_less_equal<T, Fanout>(
                                     m_tree.leaf_node(0) + first, u, node_total) -
                                 1;
         return u < node_total ? first + child : last_nonempty_leaf_up_to(first + Fanout - 1);

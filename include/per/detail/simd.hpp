@@ -1,12 +1,13 @@
 #ifndef PER_DETAIL_SIMD_HPP
 #define PER_DETAIL_SIMD_HPP
 
-#include <cstddef>
+#include "cpu.hpp"
 
-#if defined(__AVX2__)
+#include <cstddef>
+#include <type_traits>
+
+#if defined(PER_DETAIL_X86_KERNELS)
 #include <immintrin.h>
-#elif defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
 #endif
 
 namespace per::detail {
@@ -29,11 +30,11 @@ inline unsigned lowest_clear_bit(unsigned mask) noexcept {
 }
 
 // The number of values[k] <= u for k in [0, Count), where values is sorted ascending (a
-// node's inclusive prefix sums): the child a search descends to. The portable code is a
-// branch-free binary search; on x86-64 the common node shapes (one cache line: 8 doubles or
-// 16 floats) use explicit SIMD compares: with AVX2 (-mavx2, -march=native) a mask and a bit
-// scan, otherwise SSE2 (every x86-64) compares whose all-ones results are summed as integers.
-// All paths give the same result for sorted, NaN-free input (the trees hold no NaN).
+// node's exclusive prefix sums): the child a search descends to. The portable code is a
+// branch-free binary search; on x86-64 (GCC, Clang) the common node shapes (one cache line: 8
+// doubles or 16 floats) use the SIMD kernels below that the build targets: AVX2 with -mavx2 or
+// -march=native, SSE2 otherwise. All paths give the same result for sorted, NaN-free input (the
+// trees hold no NaN).
 template <class T, std::size_t Count>
 inline std::size_t count_less_equal(const T* values, T u) noexcept {
     if constexpr ((Count & (Count - 1)) == 0) {
@@ -103,31 +104,78 @@ struct running_sums_of_eight {
     double b1, b2, b3, b4, b5, b6, b7, total;
 };
 
-#if defined(__AVX2__)
+#if defined(PER_DETAIL_X86_KERNELS)
 
-template <>
-inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
+// SSE2 (every x86-64): a true compare is an all-ones lane, -1 as an integer, so adding the
+// compare results as integers counts them, negated, without a mask or a bit scan. A line is a
+// tree node or a local array aligned like one (64 bytes), so the loads are aligned.
+namespace sse2 {
+
+// count_less_equal for one line of 8 doubles.
+inline std::size_t count_less_equal(const double* line, double u) noexcept {
+    const __m128d key = _mm_set1_pd(u);
+    __m128i negated = _mm_castpd_si128(_mm_cmple_pd(_mm_load_pd(line), key));
+    for (int part = 1; part < 4; ++part) {
+        const __m128d holds = _mm_cmple_pd(_mm_load_pd(line + 2 * part), key);
+        negated = _mm_add_epi64(negated, _mm_castpd_si128(holds));
+    }
+    negated = _mm_add_epi64(negated, _mm_shuffle_epi32(negated, 0xEE)); // + the high lane
+    return static_cast<std::size_t>(-_mm_cvtsi128_si64(negated));
+}
+
+// count_less_equal for one line of 16 floats.
+inline std::size_t count_less_equal(const float* line, float u) noexcept {
+    const __m128 key = _mm_set1_ps(u);
+    __m128i count = _mm_setzero_si128();
+    for (int part = 0; part < 4; ++part) {
+        const __m128 holds = _mm_cmple_ps(_mm_load_ps(line + 4 * part), key);
+        count = _mm_sub_epi32(count, _mm_castps_si128(holds));
+    }
+    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0x4E)); // + lanes (2, 3, 0, 1)
+    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0xB1)); // + lanes (1, 0, 3, 2)
+    return static_cast<std::size_t>(_mm_cvtsi128_si32(count));
+}
+
+// count_running_sums_less_equal for 8 doubles.
+inline std::size_t count_running_sums_less_equal(const double* values, double u,
+                                                 double& total) noexcept {
+    const running_sums_of_eight sums(values);
+    total = sums.total;
+    const __m128d key = _mm_set1_pd(u);
+    __m128i count = _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b1, 0.0), key));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b3, sums.b2), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b5, sums.b4), key)));
+    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b7, sums.b6), key)));
+    count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
+    return static_cast<std::size_t>(-_mm_cvtsi128_si64(count));
+}
+
+} // namespace sse2
+
+// AVX2: compares into a bit mask and a bit scan. Compiled with the target attribute, so they
+// exist in every x86-64 build; call them only where the build targets AVX2 or cpu_has_avx2().
+namespace avx2 {
+
+PER_DETAIL_TARGET_AVX2 inline std::size_t count_less_equal(const double* line, double u) noexcept {
     const __m256d key = _mm256_set1_pd(u);
-    const __m256d low = _mm256_cmp_pd(_mm256_loadu_pd(values), key, _CMP_LE_OQ);
-    const __m256d high = _mm256_cmp_pd(_mm256_loadu_pd(values + 4), key, _CMP_LE_OQ);
+    const __m256d low = _mm256_cmp_pd(_mm256_load_pd(line), key, _CMP_LE_OQ);
+    const __m256d high = _mm256_cmp_pd(_mm256_load_pd(line + 4), key, _CMP_LE_OQ);
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_pd(low)) |
                           (static_cast<unsigned>(_mm256_movemask_pd(high)) << 4);
     return lowest_clear_bit(mask);
 }
 
-template <>
-inline std::size_t count_less_equal<float, 16>(const float* values, float u) noexcept {
+PER_DETAIL_TARGET_AVX2 inline std::size_t count_less_equal(const float* line, float u) noexcept {
     const __m256 key = _mm256_set1_ps(u);
-    const __m256 low = _mm256_cmp_ps(_mm256_loadu_ps(values), key, _CMP_LE_OQ);
-    const __m256 high = _mm256_cmp_ps(_mm256_loadu_ps(values + 8), key, _CMP_LE_OQ);
+    const __m256 low = _mm256_cmp_ps(_mm256_load_ps(line), key, _CMP_LE_OQ);
+    const __m256 high = _mm256_cmp_ps(_mm256_load_ps(line + 8), key, _CMP_LE_OQ);
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(low)) |
                           (static_cast<unsigned>(_mm256_movemask_ps(high)) << 8);
     return lowest_clear_bit(mask);
 }
 
-template <>
-inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
-                                                            double& total) noexcept {
+PER_DETAIL_TARGET_AVX2 inline std::size_t
+count_running_sums_less_equal(const double* values, double u, double& total) noexcept {
     const running_sums_of_eight sums(values);
     total = sums.total;
     const __m256d key = _mm256_set1_pd(u);
@@ -140,50 +188,70 @@ inline std::size_t count_running_sums_less_equal<double, 8>(const double* values
     return lowest_clear_bit(mask);
 }
 
-#elif defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+} // namespace avx2
 
-// SSE2: a true compare is an all-ones lane, -1 as an integer, so subtracting the compare
-// results from a zero accumulator counts them without a mask or a bit scan. `values` is a
-// tree node or a local array aligned like one (64 bytes), so the loads are aligned.
+// The build's kernels for the node shapes that have them.
+#if defined(__AVX2__)
+namespace build_isa = avx2;
+#else
+namespace build_isa = sse2;
+#endif
+
 template <>
 inline std::size_t count_less_equal<double, 8>(const double* values, double u) noexcept {
-    const __m128d key = _mm_set1_pd(u);
-    __m128i negated = _mm_castpd_si128(_mm_cmple_pd(_mm_load_pd(values), key));
-    for (int part = 1; part < 4; ++part) {
-        const __m128d holds = _mm_cmple_pd(_mm_load_pd(values + 2 * part), key);
-        negated = _mm_add_epi64(negated, _mm_castpd_si128(holds));
-    }
-    negated = _mm_add_epi64(negated, _mm_shuffle_epi32(negated, 0xEE)); // + the high lane
-    return static_cast<std::size_t>(-_mm_cvtsi128_si64(negated));
+    return build_isa::count_less_equal(values, u);
 }
 
 template <>
 inline std::size_t count_less_equal<float, 16>(const float* values, float u) noexcept {
-    const __m128 key = _mm_set1_ps(u);
-    __m128i count = _mm_setzero_si128();
-    for (int part = 0; part < 4; ++part) {
-        const __m128 holds = _mm_cmple_ps(_mm_load_ps(values + 4 * part), key);
-        count = _mm_sub_epi32(count, _mm_castps_si128(holds));
-    }
-    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0x4E)); // + lanes (2, 3, 0, 1)
-    count = _mm_add_epi32(count, _mm_shuffle_epi32(count, 0xB1)); // + lanes (1, 0, 3, 2)
-    return static_cast<std::size_t>(_mm_cvtsi128_si32(count));
+    return build_isa::count_less_equal(values, u);
 }
 
 template <>
 inline std::size_t count_running_sums_less_equal<double, 8>(const double* values, double u,
                                                             double& total) noexcept {
-    const running_sums_of_eight sums(values);
-    total = sums.total;
-    const __m128d key = _mm_set1_pd(u);
-    __m128i count = _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b1, 0.0), key));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b3, sums.b2), key)));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b5, sums.b4), key)));
-    count = _mm_add_epi64(count, _mm_castpd_si128(_mm_cmple_pd(_mm_set_pd(sums.b7, sums.b6), key)));
-    count = _mm_add_epi64(count, _mm_unpackhi_epi64(count, count));
-    return static_cast<std::size_t>(-_mm_cvtsi128_si64(count));
+    return build_isa::count_running_sums_less_equal(values, u, total);
 }
 
+#endif // PER_DETAIL_X86_KERNELS
+
+// Node kernels as a type, so that a search loop written once as a template over it compiles to
+// one loop per instruction set. build_kernels are the ones above (what the build targets);
+// avx2_kernels use the AVX2 versions for the shapes that have them, and are meant for loops
+// whose entry point is compiled for AVX2 (PER_DETAIL_AVX2_ENTRY) and runs only where
+// cpu_has_avx2().
+struct build_kernels {
+    template <class T, std::size_t Count>
+    static std::size_t count_less_equal(const T* values, T u) noexcept {
+        return detail::count_less_equal<T, Count>(values, u);
+    }
+    template <class T, std::size_t Count>
+    static std::size_t count_running_sums_less_equal(const T* values, T u, T& total) noexcept {
+        return detail::count_running_sums_less_equal<T, Count>(values, u, total);
+    }
+};
+
+#if defined(PER_DETAIL_X86_KERNELS)
+struct avx2_kernels {
+    template <class T, std::size_t Count>
+    PER_DETAIL_TARGET_AVX2 static std::size_t count_less_equal(const T* values, T u) noexcept {
+        if constexpr ((std::is_same_v<T, double> && Count == 8) ||
+                      (std::is_same_v<T, float> && Count == 16)) {
+            return avx2::count_less_equal(values, u);
+        } else {
+            return detail::count_less_equal<T, Count>(values, u);
+        }
+    }
+    template <class T, std::size_t Count>
+    PER_DETAIL_TARGET_AVX2 static std::size_t count_running_sums_less_equal(const T* values, T u,
+                                                                            T& total) noexcept {
+        if constexpr (std::is_same_v<T, double> && Count == 8) {
+            return avx2::count_running_sums_less_equal(values, u, total);
+        } else {
+            return detail::count_running_sums_less_equal<T, Count>(values, u, total);
+        }
+    }
+};
 #endif
 
 } // namespace per::detail
