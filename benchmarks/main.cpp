@@ -3,6 +3,7 @@
 #include "per_bench_build_info.hpp"
 #include "workload.hpp"
 
+#include <per/detail/cpu.hpp>
 #include <per/version.hpp>
 
 #include <benchmark/benchmark.h>
@@ -58,6 +59,19 @@ std::string cpu_model() {
     return "unknown";
 }
 
+// Which instruction set the library's hot loops (batched descent, IS-weight power) run here.
+std::string kernel_instruction_set() {
+#if defined(__AVX2__)
+    return "AVX2 (the build targets it)";
+#elif defined(PER_DETAIL_X86_KERNELS)
+    return per::detail::runtime_avx2_selected()
+               ? "AVX2, chosen at run time (the build targets SSE2)"
+               : "SSE2";
+#else
+    return "portable C++ (no x86-64 kernels)";
+#endif
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -83,6 +97,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("per_cxx_flags", PER_BENCH_CXX_FLAGS);
     benchmark::AddCustomContext("per_build_type", PER_BENCH_BUILD_TYPE);
     benchmark::AddCustomContext("per_native", PER_BENCH_NATIVE);
+    benchmark::AddCustomContext("per_kernels", kernel_instruction_set());
     benchmark::AddCustomContext("per_reproduce", PER_BENCH_REPRODUCE);
     benchmark::AddCustomContext("per_repetitions", PER_BENCH_REPETITIONS);
     benchmark::AddCustomContext("per_largest_n", std::to_string(largest));

@@ -346,6 +346,7 @@ def header_table(results, command):
         ["Compiler", context.get("per_compiler", "unknown")],
         ["Flags", "`%s`" % context.get("per_cxx_flags", "unknown")],
         ["-march=native", context.get("per_native", "unknown")],
+        ["Hot loops run", context.get("per_kernels", "unknown")],
         ["Build type", context.get("per_build_type", "unknown")],
         ["per version", context.get("per_version", "unknown")],
         ["Google Benchmark library", "built as %s%s" % (
