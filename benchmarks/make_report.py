@@ -135,9 +135,14 @@ class Results:
             samples.setdefault(key, []).append(ns)
             if "index_bytes_per_slot" in row:
                 self.index_bytes[key] = row["index_bytes_per_slot"]
-        # With --benchmark_repetitions, the median aggregate; else the one run.
+        # With --benchmark_repetitions, the fastest run of the row (interference from other
+        # work on the machine only ever adds time); else the one run. A file holding only
+        # aggregates falls back to the median aggregate.
+        self.spreads = []
         for key, values in samples.items():
-            self.ns_per_item[key] = medians.get(key, statistics.median(values))
+            self.ns_per_item[key] = min(values)
+            if len(values) > 1:
+                self.spreads.append(max(values) / min(values) - 1.0)
         for key, value in medians.items():
             self.ns_per_item.setdefault(key, value)
 
@@ -377,8 +382,14 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         sections += lines + [""]
         repetitions = results.context.get("per_repetitions", "1")
         if repetitions not in ("", "1"):
-            how = ("the median of %s runs of the row (interleaved at random with the other "
-                   "rows' runs), each for at least the minimum time" % repetitions)
+            how = ("the fastest of %s runs of the row (interleaved at random with the other "
+                   "rows' runs), each for at least the minimum time: other work on a shared "
+                   "machine only ever adds time, so the fastest run is the closest to the "
+                   "code's own cost" % repetitions)
+            if results.spreads:
+                how += ("; the slowest run of a row took a median of %.0f%% longer than its "
+                        "fastest (up to %.0f%%)" % (100 * statistics.median(results.spreads),
+                                                   100 * max(results.spreads)))
         else:
             how = "each row run once for at least the minimum time"
         sections.append(
