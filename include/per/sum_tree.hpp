@@ -29,7 +29,8 @@ namespace per {
 // when the build enables it, a portable loop elsewhere), and making u relative to that child
 // is one subtraction of a value from the same line. find_prefix_batch descends many queries
 // level by level and prefetches each query's next node, so the cache misses of a batch
-// overlap. docs/sum-tree-layout.md draws the layout. Memory: about
+// overlap; a build without AVX2 runs it as AVX2 code on a CPU that has it (detail/cpu.hpp),
+// with the same results. docs/sum-tree-layout.md draws the layout. Memory: about
 // sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per leaf for doubles.
 //
 // float trees are half the size, but their sums carry float rounding, which moves the
