@@ -18,6 +18,7 @@
 // example needs nothing but LibTorch and per. "Solved" is CartPole-v1's threshold, a mean
 // return of at least 475 (out of 500), here over the last 20 training episodes.
 
+#include <per/dqn_loss.hpp>
 #include <per/per.hpp>
 
 #include <torch/torch.h>

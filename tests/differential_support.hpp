@@ -10,7 +10,7 @@
 // positions). Each test keeps its own mix of operations, its priority distribution, set_alpha
 // (whose limits differ) and its checks of the state.
 
-#include <per/detail/random.hpp>
+#include <per/random.hpp>
 #include <per/replay_batch.hpp>
 #include <per/replay_options.hpp>
 #include <per/sample_batch.hpp>
@@ -69,7 +69,7 @@ struct priority_mix {
     double exponent_span;
 };
 
-// The operation stream: our own random numbers (detail::uniform_unit / uniform_below), so the
+// The operation stream: our own random numbers (per::uniform_unit / uniform_below), so the
 // sequence is the same with every standard library. Every member is O(1) and throws nothing.
 class chooser {
 public:
@@ -77,9 +77,9 @@ public:
         : m_engine(seed)
         , m_mix(mix) {}
 
-    double unit() { return per::detail::uniform_unit(m_engine); }
+    double unit() { return per::uniform_unit(m_engine); }
     std::size_t below(std::size_t bound) {
-        return static_cast<std::size_t>(per::detail::uniform_below(m_engine, bound));
+        return static_cast<std::size_t>(per::uniform_below(m_engine, bound));
     }
     bool chance(double probability) { return unit() < probability; }
     std::uint64_t seed() { return per::detail::random_bits<64>(m_engine); }

@@ -8,10 +8,11 @@
 // - the generation of every slot, empty ones too (read by filling each empty slot of a copy),
 // - a probe batch: what a copy draws with a fixed engine (or the exception it throws), so that
 //   the trees behind the observers are compared too;
-// - for rank-based samplers, the rank of every slot and the age order: how a copy whose items
-//   all get one common priority ranks them (by fill stamps alone), which decides every later
-//   tie.
+// - for rank-based samplers and buffers, the rank of every slot and the age order: how a copy
+//   whose items all get one common priority ranks them (by fill or push stamps alone), which
+//   decides every later tie.
 #include <per/min_tree.hpp>
+#include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
 #include <per/prioritized_sampler.hpp>
@@ -206,6 +207,39 @@ std::string state(const per::naive_prioritized_replay<Item>& buffer, std::size_t
     }
     if (buffer.size() < buffer.capacity()) {
         per::naive_prioritized_replay<Item> copy = buffer;
+        text += "\nlater generations:";
+        for (std::size_t slot = buffer.size(); slot < buffer.capacity(); ++slot) {
+            text += " " + std::to_string(copy.push(Item{}).generation - 1);
+        }
+    }
+    text += "\n" + probe_text(buffer, probe_batch);
+    return text;
+}
+
+// As for the naive proportional buffer, with the ranks and the age order (push order) too.
+template <class Item>
+std::string state(const per::naive_rank_based_replay<Item>& buffer, std::size_t probe_batch = 5) {
+    std::string text =
+        "naive_rank_based size " + std::to_string(buffer.size()) + " capacity " +
+        std::to_string(buffer.capacity()) + " empty " + std::to_string(buffer.empty()) + " next " +
+        std::to_string(buffer.next_slot()) + " max_priority " + hex(buffer.max_priority()) +
+        " alpha " + hex(buffer.alpha()) + " " + options_text(buffer.options()) + "\nitems:";
+    for (std::size_t slot = 0; slot < buffer.size(); ++slot) {
+        const per::replay_handle handle = buffer.handle(slot);
+        text += " " + item_text(buffer.item(slot)) + "@" + std::to_string(handle.generation) + ":" +
+                hex(buffer.priority(slot)) + "#" + std::to_string(buffer.rank(slot)) + "/" +
+                hex(buffer.probability(slot));
+    }
+    per::naive_rank_based_replay<Item> same_priority = buffer;
+    for (std::size_t slot = 0; slot < buffer.size(); ++slot) {
+        same_priority.update_priority(buffer.handle(slot), 0.0);
+    }
+    text += "\nage order (ranks by slot):";
+    for (std::size_t slot = 0; slot < buffer.size(); ++slot) {
+        text += " " + std::to_string(same_priority.rank(slot));
+    }
+    if (buffer.size() < buffer.capacity()) {
+        per::naive_rank_based_replay<Item> copy = buffer;
         text += "\nlater generations:";
         for (std::size_t slot = buffer.size(); slot < buffer.capacity(); ++slot) {
             text += " " + std::to_string(copy.push(Item{}).generation - 1);

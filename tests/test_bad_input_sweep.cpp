@@ -478,7 +478,7 @@ TEST_CASE("bad input sweep: prioritized_replay", "[bad_input]") {
     sweep_constructor<buffer_type>("prioritized_replay");
     require_rejected(
         "prioritized_replay(max_capacity() + 1)",
-        [] { buffer_type buffer(per::prioritized_sampler::tree_type::max_capacity() + 1); },
+        [] { buffer_type buffer(per::prioritized_sampler::weight_tree_type::max_capacity() + 1); },
         "length_error", "capacity");
     for (const shape& s : shapes()) {
         INFO(s.name);
@@ -508,7 +508,7 @@ TEST_CASE("bad input sweep: naive_prioritized_replay", "[bad_input]") {
     }
 }
 
-// The members only samplers have (fill, erase, contains, the slot observers, validate_priority),
+// The members only samplers have (fill, erase, contains, the slot observers),
 // and for rank-based samplers rank and slot_of_rank.
 template <class Sampler>
 void sweep_sampler_members(Sampler& sampler) {
@@ -562,10 +562,6 @@ void sweep_sampler_members(Sampler& sampler) {
         require_rejected(
             sampler, "fill(0, " + format(priority) + ")",
             [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument", "priority");
-        require_rejected(
-            sampler, "validate_priority(" + format(priority) + ")",
-            [&](sampler_type& o) { o.validate_priority("per::caller", "my_priority", priority); },
-            "invalid_argument", "my_priority");
     }
 }
 
@@ -574,8 +570,8 @@ TEST_CASE("bad input sweep: prioritized_sampler", "[bad_input]") {
     sweep_constructor<sampler_type>("prioritized_sampler");
     require_rejected(
         "prioritized_sampler(max_capacity() + 1)",
-        [] { sampler_type sampler(sampler_type::tree_type::max_capacity() + 1); }, "length_error",
-        "capacity");
+        [] { sampler_type sampler(sampler_type::weight_tree_type::max_capacity() + 1); },
+        "length_error", "capacity");
     for (const shape& s : shapes()) {
         INFO(s.name);
         sampler_type sampler = make_sampler<sampler_type>(s);

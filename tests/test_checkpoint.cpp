@@ -50,18 +50,17 @@ std::vector<replay_handle> give_history(Sampler& sampler, std::uint64_t seed) {
     std::vector<replay_handle> handles;
     const std::size_t capacity = sampler.capacity();
     for (int step = 0; step < 120; ++step) {
-        const std::size_t slot = per::detail::uniform_below(engine, capacity);
-        const double pick = per::detail::uniform_unit(engine);
+        const std::size_t slot = per::uniform_below(engine, capacity);
+        const double pick = per::uniform_unit(engine);
         if (pick < 0.45) {
-            handles.push_back(sampler.fill(slot, 3.0 * per::detail::uniform_unit(engine)));
+            handles.push_back(sampler.fill(slot, 3.0 * per::uniform_unit(engine)));
         } else if (pick < 0.6) {
             handles.push_back(sampler.fill(slot));
         } else if (pick < 0.7) {
             sampler.erase(slot);
         } else if (!handles.empty()) {
-            const replay_handle handle =
-                handles[per::detail::uniform_below(engine, handles.size())];
-            const float priority = static_cast<float>(5.0 * per::detail::uniform_unit(engine));
+            const replay_handle handle = handles[per::uniform_below(engine, handles.size())];
+            const float priority = static_cast<float>(5.0 * per::uniform_unit(engine));
             sampler.update_priorities(&handle, &priority, 1);
         }
     }
@@ -277,20 +276,20 @@ TEST_CASE("the format is the documented little-endian layout, byte for byte", "[
         put(bits, 8);
     };
     expected += std::string("\x89PER\r\n\x1a\n", 8);
-    put(1, 4);                                           // version
-    put(1, 4);                                           // kind: sampler
-    put(8, 4);                                           // value size: double trees
-    put(per::prioritized_sampler::tree_type::fanout, 4); // fanout
-    put(3, 8);                                           // capacity
-    put(1, 8);                                           // size
-    put_double(0.5);                                     // alpha
-    put_double(0.25);                                    // epsilon
-    put_double(2.0);                                     // initial_max_priority
-    put(1, 4);                                           // independent
-    put(1, 4);                                           // batch_max
-    put_double(3.0);                                     // max priority
-    expected += std::string("\0\1\0", 3);                // filled
-    put(0, 4);                                           // generations
+    put(1, 4);                                                  // version
+    put(1, 4);                                                  // kind: sampler
+    put(8, 4);                                                  // value size: double trees
+    put(per::prioritized_sampler::weight_tree_type::fanout, 4); // fanout
+    put(3, 8);                                                  // capacity
+    put(1, 8);                                                  // size
+    put_double(0.5);                                            // alpha
+    put_double(0.25);                                           // epsilon
+    put_double(2.0);                                            // initial_max_priority
+    put(1, 4);                                                  // independent
+    put(1, 4);                                                  // batch_max
+    put_double(3.0);                                            // max priority
+    expected += std::string("\0\1\0", 3);                       // filled
+    put(0, 4);                                                  // generations
     put(1, 4);
     put(1, 4);
     put_double(3.0); // the one raw priority

@@ -78,7 +78,7 @@ void require_sound_searches(const per::sum_tree<T, Fanout>& tree, Engine& engine
     REQUIRE(total > T(0));
     std::vector<T> us;
     for (std::size_t k = 0; k < count; ++k) {
-        us.push_back(static_cast<T>(per::detail::uniform_unit(engine) * total));
+        us.push_back(static_cast<T>(per::uniform_unit(engine) * total));
         if (us.back() >= total) {
             us.back() = std::nextafter(total, T(0));
         }
@@ -109,9 +109,8 @@ void run_tree_drift(std::size_t steps, std::uint64_t seed) {
     {
         std::vector<T> initial(leaves);
         for (T& value : initial) {
-            value = per::detail::uniform_below(engine, 16) == 0
-                        ? T(0)
-                        : static_cast<T>(per::detail::uniform_unit(engine));
+            value = per::uniform_below(engine, 16) == 0 ? T(0)
+                                                        : static_cast<T>(per::uniform_unit(engine));
         }
         tree.assign(initial.begin(), initial.end());
     }
@@ -119,8 +118,8 @@ void run_tree_drift(std::size_t steps, std::uint64_t seed) {
     for (std::size_t check = 0; check < checks; ++check) {
         const std::size_t end = steps * (check + 1) / checks;
         for (std::size_t step = steps * check / checks; step < end; ++step) {
-            const std::size_t index = per::detail::uniform_below(engine, leaves);
-            const double draw = per::detail::uniform_unit(engine);
+            const std::size_t index = per::uniform_below(engine, leaves);
+            const double draw = per::uniform_unit(engine);
             // One update in 16 zeroes its leaf.
             const T value = draw < 1.0 / 16 ? T(0) : static_cast<T>(scale_at(step, steps) * draw);
             tree.set(index, value);
@@ -165,13 +164,12 @@ TEST_CASE("drift: 10^7 priority updates on a 2^20 sampler, sampling all along", 
     // 7/8 of the slots filled; priority 0 (weight 0) for one item in 16.
     for (std::size_t slot = 0; slot < leaves; ++slot) {
         if (slot % 8 != 5) {
-            sampler.fill(slot, per::detail::uniform_below(engine, 16) == 0
-                                   ? 0.0
-                                   : per::detail::uniform_unit(engine));
+            sampler.fill(slot,
+                         per::uniform_below(engine, 16) == 0 ? 0.0 : per::uniform_unit(engine));
         }
     }
     const double bound =
-        relative_bound<double>(leaves, per::prioritized_sampler::tree_type::fanout);
+        relative_bound<double>(leaves, per::prioritized_sampler::weight_tree_type::fanout);
     const auto exact_total = [&sampler] {
         long double sum = 0;
         for (std::size_t slot = 0; slot < sampler.capacity(); ++slot) {
@@ -198,7 +196,7 @@ TEST_CASE("drift: 10^7 priority updates on a 2^20 sampler, sampling all along", 
             for (std::size_t k = 0; k < batch_size; ++k) {
                 const std::size_t slot = batch.slots()[k];
                 sound = sound && sampler.contains(slot) && sampler.priority(slot) > 0.0;
-                const double draw = per::detail::uniform_unit(engine);
+                const double draw = per::uniform_unit(engine);
                 priorities[k] = draw < 1.0 / 16 ? 0.0 : scale_at(done + k, updates) * draw;
             }
             REQUIRE(sound);
@@ -206,7 +204,7 @@ TEST_CASE("drift: 10^7 priority updates on a 2^20 sampler, sampling all along", 
             done += batch_size;
             // New experience now and then: a refill with the max priority (handles go stale).
             if (done % 1024 == 0) {
-                const std::size_t slot = per::detail::uniform_below(engine, leaves);
+                const std::size_t slot = per::uniform_below(engine, leaves);
                 if (sampler.contains(slot)) {
                     sampler.fill(slot);
                     ++refills;

@@ -122,13 +122,13 @@ TEST_CASE("2^24 slots: a sum tree and a full sampler sample soundly", "[limits]"
         // The tree alone, built in O(N) by assign: every 4096th leaf heavy, one in 8 zero.
         std::vector<double> leaves(capacity);
         for (std::size_t i = 0; i < capacity; ++i) {
-            leaves[i] = i % 4096 == 7 ? 1e6 : i % 8 == 3 ? 0.0 : per::detail::uniform_unit(engine);
+            leaves[i] = i % 4096 == 7 ? 1e6 : i % 8 == 3 ? 0.0 : per::uniform_unit(engine);
         }
         per::sum_tree<double> tree(capacity);
         tree.assign(leaves.begin(), leaves.end());
         std::vector<double> us(4096);
         for (double& u : us) {
-            u = per::detail::uniform_unit(engine) * tree.total();
+            u = per::uniform_unit(engine) * tree.total();
         }
         std::vector<std::size_t> indices(us.size());
         tree.find_prefix_batch(us.data(), us.size(), indices.data());
@@ -145,7 +145,7 @@ TEST_CASE("2^24 slots: a sum tree and a full sampler sample soundly", "[limits]"
     REQUIRE(sampler.memory_bytes() >= 12 * capacity); // raw priorities and generations at least
     REQUIRE(sampler.memory_bytes() <= 40 * capacity);
     for (std::size_t slot = 0; slot < capacity; ++slot) {
-        sampler.fill(slot, slot % 4096 == 7 ? 1e6 : per::detail::uniform_unit(engine));
+        sampler.fill(slot, slot % 4096 == 7 ? 1e6 : per::uniform_unit(engine));
     }
     REQUIRE(sampler.size() == capacity);
     // The 4096 items with priority 1e6 hold this share of the total: the stratified draws must
@@ -249,9 +249,10 @@ TEMPLATE_TEST_CASE("a priority is accepted exactly when its weight fits the sums
             }
             REQUIRE(outcome == "ok");
             sampler_type sampler(4, replay_options(options).initial_max_priority(0));
+            // fill(slot, priority) accepts exactly the priorities up to priority_limit().
             const auto accepts = [&sampler](double priority) {
                 try {
-                    sampler.validate_priority("per::test", "priority", priority);
+                    sampler.fill(0, priority);
                     return true;
                 } catch (const std::invalid_argument&) {
                     return false;
@@ -261,6 +262,7 @@ TEMPLATE_TEST_CASE("a priority is accepted exactly when its weight fits the sums
             const double exact_limit = largest_accepted(fits);
             INFO("largest accepted priority " << per_test::hex(limit) << ", largest that fits "
                                               << per_test::hex(exact_limit));
+            REQUIRE(sampler.priority_limit() == limit);
             REQUIRE(fits(limit)); // nothing accepted overflows
             // Nothing that fits is rejected (up to a hair: rejecting 1e-12 early is harmless).
             REQUIRE(limit >= exact_limit * (1 - 1e-12));

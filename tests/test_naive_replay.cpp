@@ -365,8 +365,7 @@ TEST_CASE("naive: sampling consumes the engine as documented", "[naive][rng]") {
         const std::size_t batch_size = 7;
         const auto batch = buffer.sample(batch_size, 0.4, rng);
         for (std::size_t k = 0; k < batch_size; ++k) {
-            const double u =
-                (static_cast<double>(k) + per::detail::uniform_unit(replica)) * (total / 7.0);
+            const double u = (static_cast<double>(k) + per::uniform_unit(replica)) * (total / 7.0);
             REQUIRE(batch.slots()[k] == first_above(weights, u));
         }
         REQUIRE(rng == replica);
@@ -377,7 +376,7 @@ TEST_CASE("naive: sampling consumes the engine as documented", "[naive][rng]") {
         std::mt19937_64 replica(22);
         const auto batch = buffer.sample(50, 0.4, rng);
         for (std::size_t k = 0; k < 50; ++k) {
-            const double u = per::detail::uniform_unit(replica) * total;
+            const double u = per::uniform_unit(replica) * total;
             REQUIRE(batch.slots()[k] == first_above(weights, u));
         }
         REQUIRE(rng == replica);
@@ -394,7 +393,7 @@ TEST_CASE("naive: sampling consumes the engine as documented", "[naive][rng]") {
                 for (double w : remaining) {
                     remaining_total += w;
                 }
-                const double u = per::detail::uniform_unit(replica) * remaining_total;
+                const double u = per::uniform_unit(replica) * remaining_total;
                 const std::size_t slot = first_above(remaining, u);
                 REQUIRE(batch.slots()[k] == slot);
                 REQUIRE(batch.probabilities()[k] == weights[slot] / total);
@@ -428,8 +427,8 @@ TEST_CASE("naive: extreme uniforms still land on live items", "[naive][rng]") {
     };
     constant_engine lowest{0};
     constant_engine highest{~std::uint64_t{0}};
-    REQUIRE(per::detail::uniform_unit(lowest) == 0.0);
-    REQUIRE(per::detail::uniform_unit(highest) == 1.0 - 0x1.0p-53);
+    REQUIRE(per::uniform_unit(lowest) == 0.0);
+    REQUIRE(per::uniform_unit(highest) == 1.0 - 0x1.0p-53);
 
     // u = 0 takes the first slot whose running sum exceeds 0: slot 2, not the weight-0 slot 0.
     buffer_type independent = make(sampling_mode::independent);

@@ -1,4 +1,4 @@
-#include <per/detail/random.hpp>
+#include <per/random.hpp>
 
 #include "per_catch.hpp"
 
@@ -21,7 +21,7 @@ void check_unit_interval(Generator generator) {
     double sum = 0;
     const int draws = 20000;
     for (int i = 0; i < draws; ++i) {
-        const double u = per::detail::uniform_unit(generator);
+        const double u = per::uniform_unit(generator);
         REQUIRE(u >= 0.0);
         REQUIRE(u < 1.0);
         sum += u;
@@ -53,7 +53,7 @@ TEST_CASE("uniform_unit takes the top 53 bits of one 64-bit draw", "[random]") {
     std::mt19937_64 generator(42);
     for (int i = 0; i < 100; ++i) {
         const double expected = static_cast<double>(reference() >> 11) * 0x1.0p-53;
-        REQUIRE(per::detail::uniform_unit(generator) == expected);
+        REQUIRE(per::uniform_unit(generator) == expected);
     }
 }
 
@@ -62,7 +62,7 @@ TEST_CASE("uniform_below is unbiased", "[random]") {
     std::vector<int> counts(6, 0);
     const int draws = 60000;
     for (int i = 0; i < draws; ++i) {
-        const auto value = per::detail::uniform_below(generator, 6);
+        const auto value = per::uniform_below(generator, 6);
         REQUIRE(value < 6);
         ++counts[value];
     }
@@ -73,5 +73,5 @@ TEST_CASE("uniform_below is unbiased", "[random]") {
         chi_square += (count - draws / 6.0) * (count - draws / 6.0) / (draws / 6.0);
     }
     REQUIRE(chi_square < 20.5);
-    REQUIRE(per::detail::uniform_below(generator, 1) == 0);
+    REQUIRE(per::uniform_below(generator, 1) == 0);
 }

@@ -3,6 +3,7 @@
 // ranks and probabilities computed by hand.
 #include <per/detail/order_statistics_tree.hpp>
 #include <per/naive_rank_based.hpp>
+#include <per/prioritized_replay.hpp>
 #include <per/rank_based.hpp>
 
 #include "per_catch.hpp"
@@ -693,7 +694,8 @@ TEST_CASE("rank-based sampler: bad input throws, names the argument, and changes
     REQUIRE_THROWS_AS(sampler.probability(5), std::out_of_range);
     REQUIRE_THROWS_AS(sampler.handle(5), std::out_of_range);
     REQUIRE_THROWS_AS(sampler.contains(8), std::out_of_range);
-    REQUIRE_THROWS_WITH(sampler.validate_priority("here", "p", -2.0), PER_CONTAINS("here: p = -2"));
+    REQUIRE_THROWS_WITH(sampler.fill(2, -2.0),
+                        PER_CONTAINS("per::rank_based_sampler::fill: priority = -2"));
 
     // A bad entry anywhere in a batch update rejects the whole batch.
     std::vector<double> priorities = {1.0, 2.0, 3.0, not_a_number, 5.0};

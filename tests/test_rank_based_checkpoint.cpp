@@ -49,12 +49,12 @@ const weight_normalization all_normalizations[] = {
 
 // A priority with many ties: 0, -0.0, 1, 2 or 3, and sometimes something in between.
 double tied_priority(std::mt19937_64& engine) {
-    const std::size_t pick = per::detail::uniform_below(engine, 8);
+    const std::size_t pick = per::uniform_below(engine, 8);
     if (pick == 0) {
         return -0.0;
     }
     if (pick == 7) {
-        return 3.0 * per::detail::uniform_unit(engine);
+        return 3.0 * per::uniform_unit(engine);
     }
     return static_cast<double>(pick % 4);
 }
@@ -63,8 +63,8 @@ double tied_priority(std::mt19937_64& engine) {
 // erase, or update through a handle from `handles` (often stale), as double or float.
 void random_operation(rank_based_sampler& sampler, std::vector<replay_handle>& handles,
                       std::mt19937_64& engine) {
-    const std::size_t slot = per::detail::uniform_below(engine, sampler.capacity());
-    const double pick = per::detail::uniform_unit(engine);
+    const std::size_t slot = per::uniform_below(engine, sampler.capacity());
+    const double pick = per::uniform_unit(engine);
     if (pick < 0.4) {
         handles.push_back(sampler.fill(slot, tied_priority(engine)));
     } else if (pick < 0.55) {
@@ -72,7 +72,7 @@ void random_operation(rank_based_sampler& sampler, std::vector<replay_handle>& h
     } else if (pick < 0.65) {
         sampler.erase(slot);
     } else if (!handles.empty()) {
-        const replay_handle handle = handles[per::detail::uniform_below(engine, handles.size())];
+        const replay_handle handle = handles[per::uniform_below(engine, handles.size())];
         if (pick < 0.85) {
             sampler.update_priority(handle, tied_priority(engine));
         } else {
@@ -358,20 +358,20 @@ TEST_CASE("rank-based checkpoints are the documented little-endian layout, byte 
         put(bits, 8);
     };
     expected += std::string("\x89PER\r\n\x1a\n", 8);
-    put(1, 4);                                     // version
-    put(4, 4);                                     // kind: rank_based_sampler
-    put(8, 4);                                     // value size: the rank weights are doubles
-    put(rank_based_sampler::tree_type::fanout, 4); // fanout of the rank-weight tree
-    put(3, 8);                                     // capacity
-    put(2, 8);                                     // size
-    put_double(0.5);                               // alpha
-    put_double(0.25);                              // epsilon
-    put_double(2.0);                               // initial_max_priority
-    put(1, 4);                                     // independent
-    put(1, 4);                                     // batch_max
-    put_double(3.0);                               // max priority
-    expected += std::string("\1\1\0", 3);          // filled
-    put(1, 4);                                     // generations
+    put(1, 4); // version
+    put(4, 4); // kind: rank_based_sampler
+    put(8, 4); // value size: the rank weights are doubles
+    put(rank_based_sampler::weight_tree_type::fanout, 4); // fanout of the rank-weight tree
+    put(3, 8);                                            // capacity
+    put(2, 8);                                            // size
+    put_double(0.5);                                      // alpha
+    put_double(0.25);                                     // epsilon
+    put_double(2.0);                                      // initial_max_priority
+    put(1, 4);                                            // independent
+    put(1, 4);                                            // batch_max
+    put_double(3.0);                                      // max priority
+    expected += std::string("\1\1\0", 3);                 // filled
+    put(1, 4);                                            // generations
     put(1, 4);
     put(1, 4);
     put_double(3.0); // raw priorities, slot order

@@ -53,6 +53,13 @@ public:
         return m_tree.leaf(index);
     }
 
+    // get without the bounds check, for callers that know the index is in range (the samplers).
+    // Precondition: index < capacity() (checked by PER_ASSERT).
+    T get_unchecked(size_type index) const noexcept {
+        PER_ASSERT(index < capacity());
+        return m_tree.leaf(index);
+    }
+
     // O(Fanout * log_Fanout N). Throws std::out_of_range if index >= capacity(),
     // std::invalid_argument if value is NaN. Setting +infinity empties the slot.
     void set(size_type index, T value) {

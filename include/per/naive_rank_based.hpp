@@ -3,7 +3,9 @@
 
 #include "detail/error.hpp"
 #include "detail/naive_ring.hpp"
+#include "detail/state_validation.hpp"
 #include "replay_options.hpp"
+#include "sampler_state.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -148,6 +150,21 @@ private:
 
     // Records the push order, which breaks ties between equal priorities.
     void on_push(size_type slot) noexcept { m_pushes[slot] = ++m_push_count; }
+
+    // In its sampler_state the push order is the fill clock: fill_count is the number of
+    // pushes so far, the fill stamps are the push stamps of the items present.
+    static constexpr detail::stamp_rule state_stamps = detail::stamp_rule::required;
+    void export_stamps(sampler_state& state) const {
+        state.fill_count = m_push_count;
+        state.fill_stamps.assign(m_pushes.begin(), m_pushes.begin() + m_items.size());
+    }
+    // On a buffer just constructed for an import: validates the push stamps as a
+    // rank_based_sampler's (detail::check_fill_stamps) and takes them.
+    void import_stamps(const char* where, const char* prefix, const sampler_state& state) {
+        detail::check_fill_stamps(where, prefix, state);
+        std::copy(state.fill_stamps.begin(), state.fill_stamps.end(), m_pushes.begin());
+        m_push_count = state.fill_count;
+    }
 
     // Whether the item in slot a ranks before the item in slot b.
     bool precedes(size_type a, size_type b) const {

@@ -3,7 +3,9 @@
 
 #include "detail/error.hpp"
 #include "detail/naive_ring.hpp"
+#include "detail/state_validation.hpp"
 #include "replay_options.hpp"
+#include "sampler_state.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -13,10 +15,6 @@
 #include <vector>
 
 namespace per {
-
-namespace detail {
-struct checkpoint_access; // checkpoint.hpp: save / load of the private state
-} // namespace detail
 
 // The O(N) reference prioritized replay buffer, written the way the PER tutorials write it
 // (tutorial design 1): a ring of items beside an array of raw priorities, and on every sample
@@ -107,7 +105,6 @@ public:
 
 private:
     friend ring;
-    friend struct detail::checkpoint_access;
     using ring::check_present;
     using ring::check_sample_arguments;
     using ring::m_capacity;
@@ -151,7 +148,7 @@ private:
         return std::isfinite(priority) && priority >= 0.0 && fits(priority, m_options.alpha());
     }
     // Throws std::invalid_argument naming `argument` if `priority` is negative, not finite or
-    // too large (see the class comment). checkpoint.hpp's load calls it too.
+    // too large (see the class comment). import_state calls it too.
     void check_priority(const char* where, const char* argument, double priority) const {
         if (!(std::isfinite(priority) && priority >= 0.0)) {
             detail::throw_invalid_argument(where, argument, priority, "must be finite and >= 0");
@@ -161,8 +158,12 @@ private:
         }
     }
 
-    // Nothing to record per push beyond the ring's own state.
+    // Nothing to record per push beyond the ring's own state, and no push stamps in its
+    // sampler_state: ties do not matter to proportional weights.
     void on_push(size_type) noexcept {}
+    static constexpr detail::stamp_rule state_stamps = detail::stamp_rule::none;
+    void export_stamps(sampler_state&) const noexcept {}
+    void import_stamps(const char*, const char*, const sampler_state&) const noexcept {}
 
     // The weights of the items present, in slot order.
     std::vector<double> present_weights() const {

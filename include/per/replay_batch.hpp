@@ -10,6 +10,23 @@
 
 namespace per {
 
+template <class Item>
+class replay_batch;
+
+namespace detail {
+// The buffers' write access to their batches (users only read them).
+struct replay_batch_access {
+    template <class Item>
+    static sample_batch& indices(replay_batch<Item>& batch) noexcept {
+        return batch.m_batch;
+    }
+    template <class Item>
+    static void set_items(replay_batch<Item>& batch, const Item* items) noexcept {
+        batch.m_items = items;
+    }
+};
+} // namespace detail
+
 // A sampled batch of a replay buffer: the sample_batch (handles, slots, weights,
 // probabilities) plus read access to the sampled items themselves, by reference (nothing is
 // copied). batch[k] is the item of the k-th draw; `for (const Item& item : batch.items())`
@@ -97,7 +114,7 @@ public:
     sample_batch indices() && noexcept { return std::move(m_batch); }
 
 private:
-    friend struct detail::batch_writer;
+    friend struct detail::replay_batch_access;
 
     sample_batch m_batch;
     const Item* m_items = nullptr;

@@ -90,6 +90,13 @@ public:
         return m_tree.leaf(index);
     }
 
+    // get without the bounds check, for callers that know the index is in range (the samplers).
+    // Precondition: index < capacity() (checked by PER_ASSERT).
+    T get_unchecked(size_type index) const noexcept {
+        PER_ASSERT(index < capacity());
+        return m_tree.leaf(index);
+    }
+
     // O(Fanout * log_Fanout N). Sets leaf `index` to `value` and updates the sums above it.
     // Throws std::out_of_range if index >= capacity(); std::invalid_argument if value is NaN,
     // infinite, negative or above max_value(). The tree is unchanged when it throws.

@@ -9,7 +9,7 @@
 // program is kept to document how each state was reached; it is built only on request
 // (cmake --build <dir> --target make_checkpoints_0_1_0).
 #include <per/checkpoint.hpp>
-#include <per/detail/random.hpp>
+#include <per/random.hpp>
 
 #include "checkpoints_0_1_0.hpp"
 
@@ -118,22 +118,20 @@ void random_history(Sampler& sampler, std::uint64_t seed, int steps) {
     std::vector<replay_handle> handles;
     const std::size_t capacity = sampler.capacity();
     for (int step = 0; step < steps; ++step) {
-        const std::size_t slot =
-            static_cast<std::size_t>(per::detail::uniform_below(engine, capacity));
-        const double pick = per::detail::uniform_unit(engine);
+        const std::size_t slot = static_cast<std::size_t>(per::uniform_below(engine, capacity));
+        const double pick = per::uniform_unit(engine);
         if (pick < 0.4) {
             // Priorities on a coarse grid, so that some are equal.
-            const double priority =
-                0.5 * static_cast<double>(per::detail::uniform_below(engine, 6));
+            const double priority = 0.5 * static_cast<double>(per::uniform_below(engine, 6));
             handles.push_back(sampler.fill(slot, priority));
         } else if (pick < 0.55) {
             handles.push_back(sampler.fill(slot));
         } else if (pick < 0.65) {
             sampler.erase(slot);
         } else if (!handles.empty()) {
-            const replay_handle handle = handles[static_cast<std::size_t>(
-                per::detail::uniform_below(engine, handles.size()))];
-            const float priority = 0.5f * static_cast<float>(per::detail::uniform_below(engine, 8));
+            const replay_handle handle =
+                handles[static_cast<std::size_t>(per::uniform_below(engine, handles.size()))];
+            const float priority = 0.5f * static_cast<float>(per::uniform_below(engine, 8));
             sampler.update_priorities(&handle, &priority, 1);
         }
     }

@@ -687,7 +687,7 @@ private:
         std::mt19937_64 replay(seed);
         std::vector<double> units(batch_size);
         for (double& unit : units) {
-            unit = per::detail::uniform_unit(replay);
+            unit = per::uniform_unit(replay);
         }
         const replay_options& options = m_naive.options();
         std::vector<double> weights(m_naive.size());
@@ -1106,7 +1106,7 @@ private:
         std::mt19937_64 replay(seed);
         std::vector<double> units(batch_size);
         for (double& unit : units) {
-            unit = per::detail::uniform_unit(replay);
+            unit = per::uniform_unit(replay);
         }
         order_by_rank();
         const replay_options& options = m_naive.options();

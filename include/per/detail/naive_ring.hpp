@@ -2,11 +2,13 @@
 #define PER_DETAIL_NAIVE_RING_HPP
 
 #include "../importance.hpp"
+#include "../random.hpp"
 #include "../replay_batch.hpp"
 #include "../replay_options.hpp"
 #include "../sample_batch.hpp"
+#include "../sampler_state.hpp"
 #include "error.hpp"
-#include "random.hpp"
+#include "state_validation.hpp"
 #include "update_validation.hpp"
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -41,7 +44,12 @@ namespace per::detail {
 //   from: an object with `weights` (a std::vector<double>, one weight per position, some of them
 //   non-zero), `smallest_weight` (the least non-zero one: the least likely item's, for global_max
 //   normalization) and slot(position) (the slot of the item at that position);
-// - on_push(slot) noexcept: told that a push has just filled `slot`, after everything else.
+// - on_push(slot) noexcept: told that a push has just filled `slot`, after everything else;
+// - static constexpr stamp_rule state_stamps, export_stamps(sampler_state&) const and
+//   import_stamps(where, prefix, const sampler_state&): whether its state carries fill stamps
+//   (the push order that breaks ties), writing them into an exported state, and validating
+//   those of a state being imported (throwing std::invalid_argument before changing anything)
+//   and taking them, on a buffer just constructed for the import.
 // Its constructor validates what it adds to the options and then reserves the storage of the
 // items (m_items.reserve(capacity)), so that push never reallocates.
 //
@@ -89,7 +97,7 @@ public:
     // - independent: U_k * total;
     // - without replacement: U_k * (the total of the positions not drawn yet in this batch),
     //   searched among those positions only;
-    // where U_k = detail::uniform_unit(generator) and total is the sum of w in position order.
+    // where U_k = per::uniform_unit(generator) and total is the sum of w in position order.
     // The drawn position is the first whose running sum of weights exceeds the prefix value
     // (the last position with a non-zero weight if rounding put the value at or past the
     // total), and the drawn item the one at that position. probabilities()[k] is the item's
@@ -117,15 +125,15 @@ public:
                        probabilities.data());
         // Validation and the generator have run: only growing `out` (std::bad_alloc) can
         // still throw.
-        sample_batch& batch = batch_writer::batch(out);
-        batch_writer::resize(batch, batch_size);
+        sample_batch& batch = replay_batch_access::indices(out);
+        sample_batch_access::resize(batch, batch_size);
         for (size_type k = 0; k < batch_size; ++k) {
-            batch_writer::handles(batch)[k] = handles[k];
-            batch_writer::slots(batch)[k] = handles[k].slot;
-            batch_writer::weights(batch)[k] = weights[k];
-            batch_writer::probabilities(batch)[k] = probabilities[k];
+            sample_batch_access::handles(batch)[k] = handles[k];
+            sample_batch_access::slots(batch)[k] = handles[k].slot;
+            sample_batch_access::weights(batch)[k] = weights[k];
+            sample_batch_access::probabilities(batch)[k] = probabilities[k];
         }
-        batch_writer::set_items(out, m_items.data());
+        replay_batch_access::set_items(out, m_items.data());
     }
 
     // As above, writing into caller storage of batch_size elements each. The sampled items are
@@ -232,6 +240,67 @@ public:
     // The slot the next push writes to.
     size_type next_slot() const noexcept { return m_next; }
 
+    // --- State export and import (sampler_state.hpp) ----------------------------------------
+
+    // O(N). The buffer's priorities, generations, options and max priority (and Derived's
+    // push stamps) as a sampler_state: slots 0..size()-1 filled, with their raw priorities.
+    // Without the items (what checkpoint.hpp's save writes before item(0), ...). May throw
+    // std::bad_alloc.
+    sampler_state export_sampler_state() const {
+        sampler_state state;
+        state.options = m_options;
+        state.max_priority = m_max_priority;
+        state.generations = m_generations;
+        state.filled.assign(m_capacity, 0);
+        std::fill_n(state.filled.begin(), m_items.size(), static_cast<unsigned char>(1));
+        state.priorities.assign(m_priorities.begin(), m_priorities.begin() + m_items.size());
+        derived().export_stamps(state);
+        return state;
+    }
+
+    // O(N). The complete plain state: export_sampler_state(), the ring position and a copy of
+    // the items. May throw std::bad_alloc and what copying an Item throws.
+    replay_state<Item> export_state() const { return {export_sampler_state(), m_next, m_items}; }
+
+    // O(N) (O(N log N) with push stamps). Replaces the whole buffer, capacity and options
+    // included, with the one `state` describes, taking its items by move. Throws
+    // std::invalid_argument naming the field and its value unless Derived could hold the
+    // state: options valid (as the constructor checks them, against the capacity), the
+    // capacity within what the sums can index, one filled flag per slot, each 0 or 1, one raw
+    // priority per filled slot, each accepted by Derived, a max priority that is finite, >=
+    // options.initial_max_priority(), >= every raw priority and accepted too, Derived's push
+    // stamps (see its class comment), one item per filled slot, the filled slots exactly
+    // 0..size-1 and next_slot equal to the size while the buffer is not full and below the
+    // capacity once it is; std::bad_alloc and what moving an Item throws (while reserving the
+    // storage). Unchanged on throw.
+    void import_state(replay_state<Item> state) {
+        static_assert(std::is_nothrow_move_assignable_v<Derived>,
+                      "import_state replaces the buffer by a noexcept move (strong guarantee)");
+        static const std::string where_name = qualified("import_state");
+        const char* where = where_name.c_str();
+        const char* prefix = "state.sampler.";
+        const sampler_state& sampler = state.sampler;
+        const size_type size =
+            check_state_layout(where, prefix, sampler, capacity_limit(), Derived::state_stamps);
+        Derived staged = construct_for_import<Derived>(where, prefix, sampler);
+        check_state_priorities(
+            where, prefix, sampler,
+            [&staged](double priority) { return staged.accepts_priority(priority); },
+            [&staged, where](const char* argument, double priority) {
+                staged.check_priority(where, argument, priority);
+            });
+        staged.import_stamps(where, prefix, sampler);
+        check_ring_state(where, sampler, state.next_slot, state.items.size());
+        naive_ring& ring = staged;
+        std::copy_n(sampler.priorities.begin(), size, ring.m_priorities.begin());
+        ring.m_generations = sampler.generations;
+        ring.m_max_priority = sampler.max_priority;
+        state.items.reserve(ring.m_capacity); // push never reallocates
+        ring.m_items = std::move(state.items);
+        ring.m_next = state.next_slot;
+        derived() = std::move(staged); // nothing above changed *this
+    }
+
 protected:
     // O(N). An empty ring for `capacity` items. Throws std::invalid_argument naming Derived if
     // capacity is 0 or an option is invalid (replay_options::validate), std::length_error if
@@ -259,9 +328,7 @@ protected:
         if (batch_size == 0) {
             throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
         }
-        if (!(beta >= 0.0 && beta <= 1.0)) {
-            throw_invalid_argument(where, "beta", beta, "must be in [0, 1]");
-        }
+        check_beta(where, beta);
         if (m_items.empty()) {
             throw std::out_of_range(std::string(where) +
                                     ": nothing to sample: the buffer is empty");
@@ -299,9 +366,12 @@ private:
         options.validate(Derived::name);
         return options;
     }
+    // The largest capacity: the sums of weights are indexed with room to spare.
+    static constexpr size_type capacity_limit() noexcept {
+        return std::numeric_limits<size_type>::max() / (4 * sizeof(double));
+    }
     static size_type checked_capacity(size_type capacity) {
-        check_capacity(Derived::name, capacity,
-                       std::numeric_limits<size_type>::max() / (4 * sizeof(double)));
+        check_capacity(Derived::name, capacity, capacity_limit());
         return capacity;
     }
 
@@ -352,12 +422,12 @@ private:
         if (m_options.sampling() == sampling_mode::stratified) {
             const double slice = total / static_cast<double>(batch_size);
             for (size_type k = 0; k < batch_size; ++k) {
-                const double u = (static_cast<double>(k) + detail::uniform_unit(generator)) * slice;
+                const double u = (static_cast<double>(k) + per::uniform_unit(generator)) * slice;
                 positions[k] = find_position(position_weights, cumulative, u);
             }
         } else if (m_options.sampling() == sampling_mode::independent) {
             for (size_type k = 0; k < batch_size; ++k) {
-                const double u = detail::uniform_unit(generator) * total;
+                const double u = per::uniform_unit(generator) * total;
                 positions[k] = find_position(position_weights, cumulative, u);
             }
         } else {
@@ -365,7 +435,7 @@ private:
             std::vector<double> remaining = position_weights;
             for (size_type k = 0; k < batch_size; ++k) {
                 const std::vector<double> remaining_cumulative = running_sums(remaining);
-                const double u = detail::uniform_unit(generator) * remaining_cumulative.back();
+                const double u = per::uniform_unit(generator) * remaining_cumulative.back();
                 positions[k] = find_position(remaining, remaining_cumulative, u);
                 remaining[positions[k]] = 0.0;
             }

@@ -1,9 +1,10 @@
 #ifndef PER_DETAIL_UPDATE_VALIDATION_HPP
 #define PER_DETAIL_UPDATE_VALIDATION_HPP
 
-#include "../sample_batch.hpp"
+#include "../replay_handle.hpp"
 #include "error.hpp"
 
+#include <cmath>
 #include <cstddef>
 #include <iterator>
 #include <string>
@@ -32,6 +33,16 @@ void validate_updates(const char* where, const replay_handle* handles, const Pri
             reject(argument.c_str(), priority);
         }
     }
+}
+
+// Throws the std::invalid_argument of a refused priority, naming `argument`: "must be finite and
+// >= 0" if it is negative or not finite, else `limit_requirement` (it is above the limit).
+[[noreturn]] inline void reject_priority(const char* where, const char* argument, double priority,
+                                         const std::string& limit_requirement) {
+    if (!(std::isfinite(priority) && priority >= 0.0)) {
+        throw_invalid_argument(where, argument, priority, "must be finite and >= 0");
+    }
+    throw_invalid_argument(where, argument, priority, limit_requirement);
 }
 
 // The range form of update_priorities takes two contiguous ranges of equal size.

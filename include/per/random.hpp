@@ -1,14 +1,18 @@
-#ifndef PER_DETAIL_RANDOM_HPP
-#define PER_DETAIL_RANDOM_HPP
+#ifndef PER_RANDOM_HPP
+#define PER_RANDOM_HPP
 
 #include <cstdint>
 #include <limits>
 
-namespace per::detail {
-
 // Uniform random numbers from any UniformRandomBitGenerator, computed by our own code rather
 // than std::uniform_real_distribution (whose algorithm differs between standard libraries), so
-// that the same engine state gives the same samples on every platform.
+// that the same engine state gives the same numbers on every platform. The samplers draw with
+// uniform_unit; programs that want their own randomness to be as reproducible (the examples'
+// environments and exploration) use the same two functions.
+
+namespace per {
+
+namespace detail {
 
 // Number of whole random bits one call of G yields: floor(log2(max - min + 1)).
 template <class Generator>
@@ -52,13 +56,18 @@ std::uint64_t random_bits(Generator& generator) {
     return result;
 }
 
-// A double uniform in [0, 1) with 53 random bits: k * 2^-53 for a uniform k < 2^53.
+} // namespace detail
+
+/// A double uniform in [0, 1) with 53 random bits: k * 2^-53 for a uniform k < 2^53, from the
+/// top bits of the generator's draws (for std::mt19937_64: (draw >> 11) * 2^-53, one draw).
+/// `generator` is any UniformRandomBitGenerator. Same engine state, same value, everywhere.
 template <class Generator>
 double uniform_unit(Generator& generator) {
-    return static_cast<double>(random_bits<53>(generator)) * 0x1.0p-53;
+    return static_cast<double>(detail::random_bits<53>(generator)) * 0x1.0p-53;
 }
 
-// An integer uniform in [0, bound), bound > 0, by rejection (no modulo bias).
+/// An integer uniform in [0, bound), by rejection (no modulo bias). Precondition: bound > 0.
+/// Same engine state, same value, everywhere.
 template <class Generator>
 std::uint64_t uniform_below(Generator& generator, std::uint64_t bound) {
     int bits = 1;
@@ -66,7 +75,7 @@ std::uint64_t uniform_below(Generator& generator, std::uint64_t bound) {
         ++bits;
     }
     for (;;) {
-        std::uint64_t draw = random_bits<64>(generator);
+        std::uint64_t draw = detail::random_bits<64>(generator);
         if (bits < 64) {
             draw >>= 64 - bits;
         }
@@ -76,6 +85,6 @@ std::uint64_t uniform_below(Generator& generator, std::uint64_t bound) {
     }
 }
 
-} // namespace per::detail
+} // namespace per
 
-#endif // PER_DETAIL_RANDOM_HPP
+#endif // PER_RANDOM_HPP

@@ -1,0 +1,34 @@
+#ifndef PER_REPLAY_HANDLE_HPP
+#define PER_REPLAY_HANDLE_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+namespace per {
+
+/// Names one occupancy of a slot: the slot index and how many times the slot had been filled
+/// when the handle was made. A sampler applies a priority update only if the slot still holds
+/// that occupancy, so an update computed for an item that was overwritten since it was sampled
+/// never lands on the new occupant. The generation is 32 bits: a handle kept while the same slot
+/// is refilled 2^32 times would alias (a ring of 10^6 slots refilled once per step: ~4 * 10^15
+/// steps). A handle does not name the sampler it came from: one from another sampler with the
+/// same slot and generation is taken as this sampler's own.
+struct replay_handle {
+    /// The slot the item occupies.
+    std::size_t slot = 0;
+    /// The slot's fill count when the handle was made.
+    std::uint32_t generation = 0;
+
+    /// Same slot and same generation.
+    friend bool operator==(const replay_handle& a, const replay_handle& b) noexcept {
+        return a.slot == b.slot && a.generation == b.generation;
+    }
+    /// Not the same occupancy.
+    friend bool operator!=(const replay_handle& a, const replay_handle& b) noexcept {
+        return !(a == b);
+    }
+};
+
+} // namespace per
+
+#endif // PER_REPLAY_HANDLE_HPP
