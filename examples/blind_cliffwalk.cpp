@@ -56,10 +56,12 @@ public:
     explicit portable_random(std::uint64_t seed)
         : m_engine(seed) {}
 
-    // Uniform in [0, 1), from the top 53 bits of one draw.
-    double uniform() { return static_cast<double>(m_engine() >> 11) * 0x1.0p-53; }
+    // Uniform in [0, 1), from the top 53 bits of one draw (per::uniform_unit, random.hpp).
+    double uniform() { return per::uniform_unit(m_engine); }
 
-    // Uniform integer in [0, bound), bound > 0; rejection sampling avoids the modulo bias.
+    // Uniform integer in [0, bound), bound > 0; rejection sampling avoids the modulo bias. Not
+    // per::uniform_below, which rejects differently: the published memory orders (and so
+    // docs/blind_cliffwalk.*) come from this one.
     std::uint64_t below(std::uint64_t bound) {
         const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
                                     std::numeric_limits<std::uint64_t>::max() % bound;

@@ -49,11 +49,11 @@ public:
     explicit portable_random(std::uint64_t seed)
         : m_engine(seed) {}
 
-    // Uniform in [0, 1), from the top 53 bits of one draw.
-    double uniform() { return static_cast<double>(m_engine() >> 11) * 0x1.0p-53; }
+    // Uniform in [0, 1), from the top 53 bits of one draw (per::uniform_unit, random.hpp).
+    double uniform() { return per::uniform_unit(m_engine); }
     double uniform(double low, double high) { return low + (high - low) * uniform(); }
     // 0 or 1, each with probability 1/2.
-    int coin() { return static_cast<int>(m_engine() >> 63); }
+    int coin() { return static_cast<int>(per::uniform_below(m_engine, 2)); }
 
 private:
     std::mt19937_64 m_engine;

@@ -5,10 +5,11 @@
 // naive_prioritized_replay; test_rank_based_differential.cpp: rank_based_replay against
 // naive_rank_based_replay): the random stream of operations; the operations of a sequence,
 // applied to both buffers alike (push, push with a priority, update_priorities, clear, sample);
-// and the comparison of two batches drawn with engines seeded alike, where a prefix value within
-// rounding of a boundary may land on the other side (the tests allow that at no more than 1% of
-// positions). Each test keeps its own mix of operations, its priority distribution, set_alpha
-// (whose limits differ) and its checks of the state.
+// and the comparison of two batches drawn with engines seeded alike, where a draw may differ
+// only if its prefix value lies within rounding of a boundary of the running sums (see
+// boundary_bound: each such case is checked and counted, any other difference fails). Each test
+// keeps its own mix of operations, its priority distribution, set_alpha (whose limits differ)
+// and its checks of the state.
 
 #include <per/random.hpp>
 #include <per/replay_batch.hpp>
@@ -26,6 +27,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace per_test::differential {
@@ -121,9 +124,11 @@ struct counters {
     std::size_t mismatches = 0;        // positions whose slots differ
     std::size_t without_positions = 0; // of those, without replacement
     std::size_t without_mismatches = 0;
-    std::size_t samples = 0; // successful sample calls
-    std::size_t invalid = 0; // invalid operations injected
-    std::size_t stale = 0;   // updates skipped as stale
+    std::size_t draws_checked = 0;  // draws whose prefix value was recomputed here (see walk)
+    std::size_t boundary_cases = 0; // draws that differ, each within rounding of a boundary
+    std::size_t samples = 0;        // successful sample calls
+    std::size_t invalid = 0;        // invalid operations injected
+    std::size_t stale = 0;          // updates skipped as stale
 };
 
 // Handles seen so far, at most 64 (a new one then replaces a random one): many go stale. O(1)
@@ -262,15 +267,86 @@ inline sample_request random_sample(chooser& choose, std::size_t size) {
     return request;
 }
 
+// The distribution a naive buffer's sample walks: the single-draw probability of each position
+// in the order of its running sums (slot order for the proportional reference, rank order for
+// the rank-based one), and the position of each slot. Built from the public observers
+// (probability, rank). O(N^2).
+struct walk {
+    std::vector<double> probabilities; // by position
+    std::vector<std::size_t> position; // by slot
+};
+
+template <class Naive, class = void>
+struct walks_by_rank : std::false_type {};
+template <class Naive>
+struct walks_by_rank<Naive, std::void_t<decltype(std::declval<const Naive&>().rank(0))>>
+    : std::true_type {};
+
+template <class Naive>
+walk walk_of(const Naive& naive) {
+    walk result;
+    result.probabilities.assign(naive.size(), 0.0);
+    result.position.assign(naive.size(), 0);
+    for (std::size_t slot = 0; slot < naive.size(); ++slot) {
+        std::size_t position = slot;
+        if constexpr (walks_by_rank<Naive>::value) {
+            position = naive.rank(slot) - 1;
+        }
+        result.position[slot] = position;
+        result.probabilities[position] = naive.probability(slot);
+    }
+    return result;
+}
+
+// How far (in units of the total weight) rounding can move a prefix value relative to the
+// running sums it is compared with, for n positions: (4 n + 32) * 2^-52.
+//
+// Why. Both buffers draw from the same weights: the same std::pow of the same priorities (or
+// ranks), so the weights agree bit for bit, and in exact arithmetic the two would pick the same
+// position for every uniform U. They differ only in how they add: the naive buffer's running
+// sums are a left fold, the tree's node sums a fold per node, its descent subtracts the sums
+// passed, and each forms its prefix value from its own total. Every sum of at most n
+// non-negative terms, in any order, lies within (n - 1) u T of the exact one (u = 2^-53, T the
+// total); the descent adds at most one rounding of at most u T per level, and the prefix value
+// (k + U) T / B or U T two more. This test recomputes the running sums from probabilities
+// w_i / T (one more rounding each) and adds them up again: another n u. In all, under
+// (3 n + 16) u T; the bound, (8 n + 64) u T, leaves more than a factor of two. A uniform U falls
+// within it of one of the n + 1 boundaries with probability below 2 (n + 1) (4 n + 32) 2^-52,
+// about 2e-11 per draw for n = 100: over the ~10^5 draws of a test a genuine boundary case is
+// not expected at all (about 2e-6 of them), so in practice the two buffers must agree on every
+// draw, and a draw that differs away from a boundary is a bug.
+inline double boundary_bound(std::size_t positions) {
+    return (4.0 * static_cast<double>(positions) + 32.0) * std::numeric_limits<double>::epsilon();
+}
+
+// How far the prefix value v (in units of the total) lies from the interval of running sums
+// that `position` owns, [C_position, C_position + p_position), where C sums the probabilities
+// of the positions before it that are not `drawn` (without replacement, the positions drawn
+// earlier in the batch weigh nothing). 0 if v lies inside it. O(N).
+inline double distance_to_interval(const walk& w, const std::vector<char>& drawn,
+                                   std::size_t position, double v) {
+    double before = 0.0;
+    for (std::size_t i = 0; i < position; ++i) {
+        before += drawn[i] ? 0.0 : w.probabilities[i];
+    }
+    const double after = before + w.probabilities[position];
+    return std::max({0.0, before - v, v - after});
+}
+
 // Samples from both buffers with engines seeded alike and compares the batches: the same
 // outcome; the same engine state after (one uniform per draw in both); every position a live
 // item with a current handle and a non-zero probability; a batch's slots and items consistent
 // with its handles; at each position whose slots agree, probabilities within
 // probability_tolerance and weights within 1e-9 (under batch_max normalization only if the
 // whole batch agrees, since the batch's max weight then differs); without replacement, no slot
-// twice. Positions whose slots differ are counted, not failed (a boundary within rounding);
-// without replacement one difference changes the rest of the batch, which then counts as
-// differing too. O(B N) (the naive probability of each position).
+// twice. Each draw is also checked against its definition: the k-th uniform U_k of an engine
+// seeded alike gives the prefix value v = (k + U_k) / B (stratified), U_k (independent) or U_k
+// times the probability not drawn yet (without replacement), in units of the total, and the
+// naive buffer's position must own v (up to boundary_bound). A position whose slots differ is
+// allowed only if the tree's position owns v up to that bound as well: two positions that both
+// do are neighbours at a boundary within rounding of v (counted in boundary_cases); any other
+// difference fails. Without replacement one difference changes the rest of the batch, which
+// then counts as differing too and is not compared. O(B N + N^2) (the naive observers).
 template <class Tree, class Naive>
 void compare_samples(Tree& tree, Naive& naive, std::size_t batch_size, double beta,
                      std::uint64_t seed, bool into_caller_storage, double probability_tolerance,
@@ -327,6 +403,11 @@ void compare_samples(Tree& tree, Naive& naive, std::size_t batch_size, double be
 
     const bool batch_max = naive.options().normalization() == per::weight_normalization::batch_max;
     const bool without = naive.options().sampling() == per::sampling_mode::without_replacement;
+    const bool stratified = naive.options().sampling() == per::sampling_mode::stratified;
+    const walk w = walk_of(naive);
+    const double bound = boundary_bound(naive.size());
+    std::vector<char> drawn(naive.size(), 0); // positions drawn so far, without replacement
+    std::mt19937_64 replay(seed);             // the uniforms both buffers used
     bool all_equal = true;
     std::size_t differing = 0; // positions of this batch whose slots differ
     for (std::size_t k = 0; k < batch_size; ++k) {
@@ -337,7 +418,30 @@ void compare_samples(Tree& tree, Naive& naive, std::size_t batch_size, double be
         REQUIRE(tree_probabilities[k] > 0.0);
         REQUIRE(naive_handles[k] == naive.handle(slot));
         REQUIRE(tree_handles[k] == tree.handle(tree_handles[k].slot));
+
+        const double unit = per::uniform_unit(replay);
+        double v = unit;
+        if (stratified) {
+            v = (static_cast<double>(k) + unit) / static_cast<double>(batch_size);
+        } else if (without) {
+            double remaining = 0.0;
+            for (std::size_t i = 0; i < drawn.size(); ++i) {
+                remaining += drawn[i] ? 0.0 : w.probabilities[i];
+            }
+            v = unit * remaining;
+        }
+        const std::size_t naive_position = w.position[slot];
+        CAPTURE(k, v, naive_position);
+        INFO("bound " << bound);
+        REQUIRE(distance_to_interval(w, drawn, naive_position, v) <= bound);
+        ++count.draws_checked;
         if (tree_handles[k] != naive_handles[k]) {
+            // Allowed only at a boundary within rounding of v: the tree's position must own v
+            // up to the same bound.
+            const std::size_t tree_position = w.position[tree_handles[k].slot];
+            CAPTURE(tree_position);
+            REQUIRE(distance_to_interval(w, drawn, tree_position, v) <= bound);
+            ++count.boundary_cases;
             ++differing;
             all_equal = false;
             if (without) {
@@ -348,7 +452,10 @@ void compare_samples(Tree& tree, Naive& naive, std::size_t batch_size, double be
             }
             continue;
         }
-        CAPTURE(k, slot);
+        if (without) {
+            drawn[naive_position] = 1;
+        }
+        CAPTURE(slot);
         REQUIRE(close(tree_probabilities[k], naive_probabilities[k], probability_tolerance));
         if (!batch_max) {
             REQUIRE(close(tree_weights[k], naive_weights[k], 1e-9));

@@ -5,8 +5,10 @@
 // lengths, an empty buffer, zero or excessive capacity, a batch larger than allowed, invalid
 // options (for rank-based objects: an alpha too large for the capacity). Each row asserts
 // - the exception type (std::invalid_argument, std::out_of_range or std::length_error),
-// - that the message starts with "per::" and names the argument and its value ("... = ..."), or
-//   says "nothing to sample",
+// - that the message starts with "per::" and holds "<argument> = <value> " as one piece, right
+//   after "<where>: " (the shape of detail::describe: "<where>: <argument> = <value>
+//   <requirement>"), with the row's own argument name and value, or says ": nothing to sample:";
+//   rows whose message says more (a position, "every leaf is zero") check that too,
 // - that the whole object is unchanged: tests/state_snapshot.hpp compares every observer, the
 //   generation of every slot, and a probe batch drawn from a copy with a fixed engine;
 //   output arguments (batches, caller arrays, importance weights) are unchanged as well.
@@ -28,11 +30,15 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -78,34 +84,96 @@ rejection rejected(Call&& call) {
     return result;
 }
 
-void require_rejection(const rejection& result, const std::string& type,
-                       const std::string& argument) {
+// What a row's message must hold: "<argument> = <value> " right after "<where>: ", and
+// `context` anywhere (if not empty). The argument "nothing to sample" stands for the message
+// of an empty or all-zero object, which names no argument.
+struct expected {
+    std::string argument;
+    std::string value;
+    std::string context;
+};
+
+const std::string nothing_to_sample = "nothing to sample";
+
+expected names(std::string argument, std::string value, std::string context = "") {
+    return {std::move(argument), std::move(value), std::move(context)};
+}
+
+// A value as the library's messages print it (detail/error.hpp): integers in decimal;
+// floating-point values in the shortest of digits10 or max_digits10 significant digits ("%g")
+// that reads back as the value itself, "nan", "inf" and "-inf". Written here with the C
+// formatter, not the library's stream.
+template <class T>
+std::string text(T value) {
+    if constexpr (std::is_floating_point_v<T>) {
+        // detail::format_value's rule, by other means: the fewest significant digits that read
+        // back as the same T, written positionally for decimal exponents in [-4, digits10) (or
+        // up to the digit count when that is larger), else in scientific form.
+        char buffer[64];
+        if (!std::isfinite(value)) {
+            std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(value));
+            return buffer;
+        }
+        const auto reads_back = [value](const char* written) {
+            return std::is_same_v<T, float>
+                       ? std::strtof(written, nullptr) == static_cast<float>(value)
+                       : std::strtod(written, nullptr) == static_cast<double>(value);
+        };
+        int precision = 0;
+        for (; precision < std::numeric_limits<T>::max_digits10; ++precision) {
+            std::snprintf(buffer, sizeof buffer, "%.*e", precision, static_cast<double>(value));
+            if (reads_back(buffer)) {
+                break;
+            }
+        }
+        const int significant = precision + 1;
+        const int exponent = std::atoi(std::strchr(buffer, 'e') + 1);
+        const int digits10 = std::numeric_limits<T>::digits10;
+        if (exponent < -4 || exponent >= (significant <= digits10 ? digits10 : significant)) {
+            return buffer;
+        }
+        const int decimals = significant - 1 - exponent > 0 ? significant - 1 - exponent : 0;
+        std::snprintf(buffer, sizeof buffer, "%.*f", decimals, static_cast<double>(value));
+        return buffer;
+    } else {
+        return std::to_string(value);
+    }
+}
+
+void require_rejection(const rejection& result, const std::string& type, const expected& what) {
     CAPTURE(result.message);
     REQUIRE(result.type == type);
     REQUIRE(result.message.rfind("per::", 0) == 0);
-    REQUIRE_THAT(result.message, PER_CONTAINS(argument));
-    if (argument != "nothing to sample") {
-        REQUIRE_THAT(result.message, PER_CONTAINS(" = ")); // "argument = value"
+    if (what.argument == nothing_to_sample) {
+        REQUIRE_THAT(result.message, PER_CONTAINS(": nothing to sample: "));
+    } else {
+        // One piece: a name and a " = " found apart would let any message through whose text
+        // happens to hold the letters of a short name ("u").
+        REQUIRE_THAT(result.message, PER_CONTAINS(": " + what.argument + " = " + what.value + " "));
+    }
+    if (!what.context.empty()) {
+        REQUIRE_THAT(result.message, PER_CONTAINS(what.context));
     }
     ++rows;
 }
 
-// One row: `call(object)` must throw `type` naming `argument`, and leave `object` unchanged.
+// One row: `call(object)` must throw `type` with a message holding `what`, and leave `object`
+// unchanged.
 template <class Object, class Call>
 void require_rejected(Object& object, const std::string& label, Call&& call,
-                      const std::string& type, const std::string& argument) {
+                      const std::string& type, const expected& what) {
     INFO(label);
     const std::string before = state(object);
-    require_rejection(rejected([&] { call(object); }), type, argument);
+    require_rejection(rejected([&] { call(object); }), type, what);
     REQUIRE(state(object) == before);
 }
 
 // A row without an object (constructors, free functions).
 template <class Call>
 void require_rejected(const std::string& label, Call&& call, const std::string& type,
-                      const std::string& argument) {
+                      const expected& what) {
     INFO(label);
-    require_rejection(rejected(call), type, argument);
+    require_rejection(rejected(call), type, what);
 }
 
 std::string format(double value) {
@@ -229,19 +297,21 @@ void sweep_sampling(Object& object) {
     const auto sample = [&engine](std::size_t batch_size, double beta) {
         return [&engine, batch_size, beta](Object& o) { o.sample(batch_size, beta, engine); };
     };
-    require_rejected(object, "sample(0, 0.5)", sample(0, 0.5), "invalid_argument", "batch_size");
+    require_rejected(object, "sample(0, 0.5)", sample(0, 0.5), "invalid_argument",
+                     names("batch_size", "0"));
     for (double beta : bad_betas) {
         require_rejected(object, "sample(1, " + format(beta) + ")", sample(1, beta),
-                         "invalid_argument", "beta");
+                         "invalid_argument", names("beta", text(beta)));
     }
     if (available == 0) {
         require_rejected(object, "sample(1, 0.5) with nothing to sample", sample(1, 0.5),
-                         "out_of_range", "nothing to sample");
+                         "out_of_range", names(nothing_to_sample, ""));
     } else if (without) {
         require_rejected(object, "sample(sampleable + 1) without replacement",
-                         sample(available + 1, 0.5), "out_of_range", "batch_size");
+                         sample(available + 1, 0.5), "out_of_range",
+                         names("batch_size", text(available + 1)));
         require_rejected(object, "sample(huge) without replacement", sample(huge_index, 0.5),
-                         "out_of_range", "batch_size");
+                         "out_of_range", names("batch_size", text(huge_index)));
     }
 
     // Into an existing batch: the batch is unchanged too.
@@ -252,10 +322,11 @@ void sweep_sampling(Object& object) {
     const std::string out_before = per_test::batch_text(out);
     require_rejected(
         object, "sample(0, 0.5, engine, out)", [&](Object& o) { o.sample(0, 0.5, engine, out); },
-        "invalid_argument", "batch_size");
+        "invalid_argument", names("batch_size", "0"));
     require_rejected(
         object, "sample(2, NaN, engine, out)",
-        [&](Object& o) { o.sample(2, not_a_number, engine, out); }, "invalid_argument", "beta");
+        [&](Object& o) { o.sample(2, not_a_number, engine, out); }, "invalid_argument",
+        names("beta", "nan"));
     REQUIRE(per_test::batch_text(out) == out_before);
 
     // Into caller arrays: untouched.
@@ -269,15 +340,15 @@ void sweep_sampling(Object& object) {
         };
     };
     require_rejected(object, "sample_into(0, 0.5)", sample_into(0, 0.5), "invalid_argument",
-                     "batch_size");
+                     names("batch_size", "0"));
     require_rejected(object, "sample_into(3, 2.0)", sample_into(3, 2.0), "invalid_argument",
-                     "beta");
+                     names("beta", "2"));
     if (available == 0) {
         require_rejected(object, "sample_into(1, 0.5) with nothing to sample", sample_into(1, 0.5),
-                         "out_of_range", "nothing to sample");
+                         "out_of_range", names(nothing_to_sample, ""));
     } else if (without && available < 4) {
         require_rejected(object, "sample_into(4) without replacement", sample_into(4, 0.5),
-                         "out_of_range", "batch_size");
+                         "out_of_range", names("batch_size", "4"));
     }
     for (std::size_t k = 0; k < 4; ++k) {
         REQUIRE(handles[k] == replay_handle{77, 77});
@@ -297,13 +368,13 @@ void sweep_updates(Object& object) {
         [&](Object& o) {
             o.update_priorities(std::vector<replay_handle>{live, live}, std::vector<double>{1.0});
         },
-        "invalid_argument", "priorities.size()");
+        "invalid_argument", names("priorities.size()", "1", "handles.size() = 2"));
     require_rejected(
         object, "update_priorities: 0 handles, 1 priority",
         [&](Object& o) {
             o.update_priorities(std::vector<replay_handle>{}, std::vector<float>{1.0f});
         },
-        "invalid_argument", "priorities.size()");
+        "invalid_argument", names("priorities.size()", "1", "handles.size() = 0"));
 
     // Out-of-range handles, after a valid entry that must not be applied.
     for (std::size_t slot : {capacity, capacity + 1, huge_index}) {
@@ -313,13 +384,13 @@ void sweep_updates(Object& object) {
                 o.update_priorities(std::vector<replay_handle>{live, {slot, 1}},
                                     std::vector<double>{9.0, 1.0});
             },
-            "out_of_range", "handles[k].slot");
+            "out_of_range", names("handles[k].slot", text(slot), "(k = 1)"));
         require_rejected(
             object, "update_priority with handle slot " + std::to_string(slot),
             [&](Object& o) {
                 o.update_priority({slot, 0}, 1.0);
             },
-            "out_of_range", "handles[k].slot");
+            "out_of_range", names("handles[k].slot", text(slot), "(k = 0)"));
     }
 
     // Bad priorities, after a valid entry; double and float; range, pointer and single forms.
@@ -331,7 +402,7 @@ void sweep_updates(Object& object) {
                 o.update_priorities(std::vector<replay_handle>{live, live},
                                     std::vector<double>{9.0, priority});
             },
-            "invalid_argument", "priorities[1]");
+            "invalid_argument", names("priorities[1]", text(priority)));
         require_rejected(
             object, "update_priorities(pointer), " + label,
             [&](Object& o) {
@@ -339,11 +410,11 @@ void sweep_updates(Object& object) {
                 const double priorities[3] = {9.0, 8.0, priority};
                 o.update_priorities(handles, priorities, 3);
             },
-            "invalid_argument", "priorities[2]");
+            "invalid_argument", names("priorities[2]", text(priority)));
         require_rejected(
             object, "update_priority, " + label,
             [&](Object& o) { o.update_priority(live, priority); }, "invalid_argument",
-            "priorities[0]");
+            names("priorities[0]", text(priority)));
     }
     for (float priority : bad_float_priorities) {
         require_rejected(
@@ -352,14 +423,15 @@ void sweep_updates(Object& object) {
                 o.update_priorities(std::vector<replay_handle>{live, live},
                                     std::vector<float>{9.0f, priority});
             },
-            "invalid_argument", "priorities[1]");
+            // Checked as a double (update_priorities converts each priority first).
+            "invalid_argument", names("priorities[1]", text(static_cast<double>(priority))));
     }
     // Above the limit of what the sums can hold (alpha 1: about max double / (4 capacity)).
     if constexpr (limits_priorities<Object>) {
         require_rejected(
             object, "update_priority, priority max double",
             [&](Object& o) { o.update_priority(live, std::numeric_limits<double>::max()); },
-            "invalid_argument", "priorities[0]");
+            "invalid_argument", names("priorities[0]", text(std::numeric_limits<double>::max())));
     }
 }
 
@@ -368,14 +440,14 @@ void sweep_alpha(Object& object) {
     for (double alpha : bad_option_values) {
         require_rejected(
             object, "set_alpha(" + format(alpha) + ")", [&](Object& o) { o.set_alpha(alpha); },
-            "invalid_argument", "alpha");
+            "invalid_argument", names("alpha", text(alpha)));
     }
     if constexpr (limits_priorities<Object>) {
         if (object.max_priority() >= 2.0) {
             // 2^2000 overflows the sums.
             require_rejected(
                 object, "set_alpha(2000)", [&](Object& o) { o.set_alpha(2000.0); },
-                "invalid_argument", "alpha");
+                "invalid_argument", names("alpha", "2000"));
         }
     } else {
         // capacity^-alpha, the weight of the last rank, underflows (every capacity here is >= 4;
@@ -384,7 +456,7 @@ void sweep_alpha(Object& object) {
         for (double alpha : {limit * 1.05, 2000.0, 1e300}) {
             require_rejected(
                 object, "set_alpha(" + format(alpha) + ")", [&](Object& o) { o.set_alpha(alpha); },
-                "invalid_argument", "alpha");
+                "invalid_argument", names("alpha", text(alpha)));
         }
     }
 }
@@ -394,16 +466,17 @@ void sweep_buffer_observers(Buffer& buffer) {
     for (std::size_t slot : {buffer.size(), buffer.capacity(), huge_index}) {
         const std::string at = "(" + std::to_string(slot) + ")";
         require_rejected(
-            buffer, "item" + at, [&](Buffer& b) { (void)b.item(slot); }, "out_of_range", "slot");
+            buffer, "item" + at, [&](Buffer& b) { (void)b.item(slot); }, "out_of_range",
+            names("slot", text(slot)));
         require_rejected(
             buffer, "priority" + at, [&](Buffer& b) { (void)b.priority(slot); }, "out_of_range",
-            "slot");
+            names("slot", text(slot)));
         require_rejected(
             buffer, "probability" + at, [&](Buffer& b) { (void)b.probability(slot); },
-            "out_of_range", "slot");
+            "out_of_range", names("slot", text(slot)));
         require_rejected(
             buffer, "handle" + at, [&](Buffer& b) { (void)b.handle(slot); }, "out_of_range",
-            "slot");
+            names("slot", text(slot)));
     }
 }
 
@@ -412,63 +485,63 @@ void sweep_push(Buffer& buffer) {
     for (double priority : bad_priorities) {
         require_rejected(
             buffer, "push(item, " + format(priority) + ")", [&](Buffer& b) { b.push(1, priority); },
-            "invalid_argument", "priority");
+            "invalid_argument", names("priority", text(priority)));
         require_rejected(
             buffer, "push(const item&, " + format(priority) + ")",
             [&](Buffer& b) {
                 const int item = 1;
                 b.push(item, priority);
             },
-            "invalid_argument", "priority");
+            "invalid_argument", names("priority", text(priority)));
     }
     if constexpr (limits_priorities<Buffer>) {
         require_rejected(
             buffer, "push(item, max double)",
             [&](Buffer& b) { b.push(1, std::numeric_limits<double>::max()); }, "invalid_argument",
-            "priority");
+            names("priority", text(std::numeric_limits<double>::max())));
     }
 }
 
 template <class Buffer>
 void sweep_constructor(const std::string& name) {
     require_rejected(
-        name + "(0)", [] { Buffer buffer(0); }, "invalid_argument", "capacity");
+        name + "(0)", [] { Buffer buffer(0); }, "invalid_argument", names("capacity", "0"));
     for (double value : bad_option_values) {
         require_rejected(
             name + " with alpha " + format(value),
             [value] { Buffer buffer(4, replay_options{}.alpha(value)); }, "invalid_argument",
-            "alpha");
+            names("alpha", text(value)));
         require_rejected(
             name + " with epsilon " + format(value),
             [value] { Buffer buffer(4, replay_options{}.epsilon(value)); }, "invalid_argument",
-            "epsilon");
+            names("epsilon", text(value)));
         require_rejected(
             name + " with initial_max_priority " + format(value),
             [value] { Buffer buffer(4, replay_options{}.initial_max_priority(value)); },
-            "invalid_argument", "initial_max_priority");
+            "invalid_argument", names("initial_max_priority", text(value)));
     }
     if constexpr (limits_priorities<Buffer>) {
         require_rejected(
             name + " with an initial_max_priority whose weight overflows",
             [] { Buffer buffer(4, replay_options{}.alpha(2.0).initial_max_priority(1e200)); },
-            "invalid_argument", "initial_max_priority");
+            "invalid_argument", names("initial_max_priority", "1e+200"));
     } else {
         // 1024^-103 = 2^-1030 is not a normal double.
         require_rejected(
             name + " with alpha too large for the capacity",
             [] { Buffer buffer(1024, replay_options{}.alpha(103.0)); }, "invalid_argument",
-            "alpha");
+            names("alpha", "103"));
     }
     require_rejected(
         name + " with sampling 7",
         [] { Buffer buffer(4, replay_options{}.sampling(static_cast<sampling_mode>(7))); },
-        "invalid_argument", "sampling");
+        "invalid_argument", names("sampling", "7"));
     require_rejected(
         name + " with normalization -1",
         [] {
             Buffer buffer(4, replay_options{}.normalization(static_cast<weight_normalization>(-1)));
         },
-        "invalid_argument", "normalization");
+        "invalid_argument", names("normalization", "-1"));
 }
 
 } // namespace
@@ -479,7 +552,8 @@ TEST_CASE("bad input sweep: prioritized_replay", "[bad_input]") {
     require_rejected(
         "prioritized_replay(max_capacity() + 1)",
         [] { buffer_type buffer(per::prioritized_sampler::weight_tree_type::max_capacity() + 1); },
-        "length_error", "capacity");
+        "length_error",
+        names("capacity", text(per::prioritized_sampler::weight_tree_type::max_capacity() + 1)));
     for (const shape& s : shapes()) {
         INFO(s.name);
         buffer_type buffer = make_buffer<buffer_type>(s);
@@ -496,7 +570,7 @@ TEST_CASE("bad input sweep: naive_prioritized_replay", "[bad_input]") {
     sweep_constructor<buffer_type>("naive_prioritized_replay");
     require_rejected(
         "naive_prioritized_replay(huge)", [] { buffer_type buffer(huge_index); }, "length_error",
-        "capacity");
+        names("capacity", text(huge_index)));
     for (const shape& s : shapes()) {
         INFO(s.name);
         buffer_type buffer = make_buffer<buffer_type>(s);
@@ -521,14 +595,17 @@ void sweep_sampler_members(Sampler& sampler) {
         const std::string at = "(" + std::to_string(slot) + ")";
         require_rejected(
             sampler, "contains" + at, [&](sampler_type& o) { (void)o.contains(slot); },
-            "out_of_range", "slot");
+            "out_of_range", names("slot", text(slot)));
         require_rejected(
-            sampler, "fill" + at, [&](sampler_type& o) { o.fill(slot); }, "out_of_range", "slot");
+            sampler, "fill" + at, [&](sampler_type& o) { o.fill(slot); }, "out_of_range",
+            names("slot", text(slot)));
         require_rejected(
             sampler, "fill" + at + " with a bad priority too",
-            [&](sampler_type& o) { o.fill(slot, not_a_number); }, "out_of_range", "slot");
+            [&](sampler_type& o) { o.fill(slot, not_a_number); }, "out_of_range",
+            names("slot", text(slot)));
         require_rejected(
-            sampler, "erase" + at, [&](sampler_type& o) { o.erase(slot); }, "out_of_range", "slot");
+            sampler, "erase" + at, [&](sampler_type& o) { o.erase(slot); }, "out_of_range",
+            names("slot", text(slot)));
     }
     std::vector<std::size_t> unreadable = {sampler.capacity(), huge_index};
     if (empty_slot < sampler.capacity()) {
@@ -538,30 +615,32 @@ void sweep_sampler_members(Sampler& sampler) {
         const std::string at = "(" + std::to_string(slot) + ")";
         require_rejected(
             sampler, "priority" + at, [&](sampler_type& o) { (void)o.priority(slot); },
-            "out_of_range", "slot");
+            "out_of_range", names("slot", text(slot)));
         require_rejected(
             sampler, "probability" + at, [&](sampler_type& o) { (void)o.probability(slot); },
-            "out_of_range", "slot");
+            "out_of_range", names("slot", text(slot)));
         require_rejected(
             sampler, "handle" + at, [&](sampler_type& o) { (void)o.handle(slot); }, "out_of_range",
-            "slot");
+            names("slot", text(slot)));
         if constexpr (std::is_same_v<Sampler, per::rank_based_sampler>) {
             require_rejected(
                 sampler, "rank" + at, [&](sampler_type& o) { (void)o.rank(slot); }, "out_of_range",
-                "slot");
+                names("slot", text(slot)));
         }
     }
     if constexpr (std::is_same_v<Sampler, per::rank_based_sampler>) {
         for (std::size_t rank : {std::size_t{0}, sampler.size() + 1, huge_index}) {
             require_rejected(
                 sampler, "slot_of_rank(" + std::to_string(rank) + ")",
-                [&](sampler_type& o) { (void)o.slot_of_rank(rank); }, "out_of_range", "rank");
+                [&](sampler_type& o) { (void)o.slot_of_rank(rank); }, "out_of_range",
+                names("rank", text(rank)));
         }
     }
     for (double priority : bad_priorities) {
         require_rejected(
             sampler, "fill(0, " + format(priority) + ")",
-            [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument", "priority");
+            [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument",
+            names("priority", text(priority)));
     }
 }
 
@@ -571,7 +650,8 @@ TEST_CASE("bad input sweep: prioritized_sampler", "[bad_input]") {
     require_rejected(
         "prioritized_sampler(max_capacity() + 1)",
         [] { sampler_type sampler(sampler_type::weight_tree_type::max_capacity() + 1); },
-        "length_error", "capacity");
+        "length_error",
+        names("capacity", text(sampler_type::weight_tree_type::max_capacity() + 1)));
     for (const shape& s : shapes()) {
         INFO(s.name);
         sampler_type sampler = make_sampler<sampler_type>(s);
@@ -588,7 +668,7 @@ TEST_CASE("bad input sweep: rank_based_replay", "[bad_input][rank_based]") {
     require_rejected(
         "rank_based_replay(max_capacity() + 1)",
         [] { buffer_type buffer(per::rank_based_sampler::max_capacity() + 1); }, "length_error",
-        "capacity");
+        names("capacity", text(per::rank_based_sampler::max_capacity() + 1)));
     for (const shape& s : shapes()) {
         INFO(s.name);
         buffer_type buffer = make_buffer<buffer_type>(s);
@@ -605,7 +685,8 @@ TEST_CASE("bad input sweep: rank_based_sampler", "[bad_input][rank_based]") {
     sweep_constructor<sampler_type>("rank_based_sampler");
     require_rejected(
         "rank_based_sampler(max_capacity() + 1)",
-        [] { sampler_type sampler(sampler_type::max_capacity() + 1); }, "length_error", "capacity");
+        [] { sampler_type sampler(sampler_type::max_capacity() + 1); }, "length_error",
+        names("capacity", text(sampler_type::max_capacity() + 1)));
     for (const shape& s : shapes()) {
         INFO(s.name);
         sampler_type sampler = make_sampler<sampler_type>(s);
@@ -619,10 +700,10 @@ TEST_CASE("bad input sweep: rank_based_sampler", "[bad_input][rank_based]") {
 TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {
     using tree_type = per::sum_tree<TestType>;
     require_rejected(
-        "sum_tree(0)", [] { tree_type tree(0); }, "invalid_argument", "capacity");
+        "sum_tree(0)", [] { tree_type tree(0); }, "invalid_argument", names("capacity", "0"));
     require_rejected(
         "sum_tree(max_capacity() + 1)", [] { tree_type tree(tree_type::max_capacity() + 1); },
-        "length_error", "capacity");
+        "length_error", names("capacity", text(tree_type::max_capacity() + 1)));
     const TestType nan_value = std::numeric_limits<TestType>::quiet_NaN();
     const TestType inf_value = std::numeric_limits<TestType>::infinity();
     for (int filled = 0; filled < 2; ++filled) {
@@ -636,23 +717,25 @@ TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {
         for (std::size_t index : {std::size_t{11}, std::size_t{16}, huge_index}) {
             require_rejected(
                 tree, "get(" + std::to_string(index) + ")",
-                [&](tree_type& t) { (void)t.get(index); }, "out_of_range", "index");
+                [&](tree_type& t) { (void)t.get(index); }, "out_of_range",
+                names("index", text(index)));
             require_rejected(
                 tree, "set(" + std::to_string(index) + ", 1)",
-                [&](tree_type& t) { t.set(index, 1); }, "out_of_range", "index");
+                [&](tree_type& t) { t.set(index, 1); }, "out_of_range",
+                names("index", text(index)));
         }
         for (TestType value :
              {nan_value, inf_value, -inf_value, TestType(-1), max_value * TestType(1.5)}) {
             require_rejected(
                 tree, "set(3, " + format(value) + ")", [&](tree_type& t) { t.set(3, value); },
-                "invalid_argument", "value");
+                "invalid_argument", names("value", text(value)));
             require_rejected(
                 tree, "assign with a bad value at position 2",
                 [&](tree_type& t) {
                     const std::vector<TestType> values = {1, 2, value, 4};
                     t.assign(values.begin(), values.end());
                 },
-                "invalid_argument", "position 2");
+                "invalid_argument", names("value", text(value), "(at position 2)"));
         }
         require_rejected(
             tree, "assign 12 values",
@@ -660,29 +743,32 @@ TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {
                 const std::vector<double> values(12, 1.0);
                 t.assign(values.begin(), values.end());
             },
-            "invalid_argument", "range size");
+            "invalid_argument", names("range size", "12"));
         const TestType total = tree.total();
         for (TestType u : {TestType(-1), total, total * 2, inf_value, -inf_value}) {
             require_rejected(
                 tree, "find_prefix(" + format(u) + ")",
-                [&](tree_type& t) { (void)t.find_prefix(u); }, "out_of_range", "u");
+                [&](tree_type& t) { (void)t.find_prefix(u); }, "out_of_range", names("u", text(u)));
         }
         require_rejected(
             tree, "find_prefix(NaN)", [&](tree_type& t) { (void)t.find_prefix(nan_value); },
-            "invalid_argument", "u");
+            "invalid_argument", names("u", "nan"));
         if (!filled) {
             require_rejected(
                 tree, "find_prefix(0) on an all-zero tree",
                 [&](tree_type& t) { (void)t.find_prefix(0); }, "out_of_range",
-                "every leaf is zero");
+                names("u", "0", "every leaf is zero"));
         }
-        // Batch form: the first bad u throws before any index is written.
+        // Batch form: the first bad u throws before any index is written (in the all-zero
+        // tree the first u, 0, is already out of range).
         std::vector<std::size_t> indices(4, 99);
         const std::vector<TestType> us = {0, total / 2, -1, 0};
         require_rejected(
             tree, "find_prefix_batch with a bad u at position 2",
             [&](tree_type& t) { t.find_prefix_batch(us.data(), us.size(), indices.data()); },
-            "out_of_range", "position");
+            "out_of_range",
+            filled ? names("u", "-1", "(at position 2)")
+                   : names("u", "0", "every leaf is zero (at position 0)"));
         REQUIRE(indices == std::vector<std::size_t>(4, 99));
     }
 }
@@ -690,39 +776,42 @@ TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {
 TEMPLATE_TEST_CASE("bad input sweep: min_tree", "[bad_input]", float, double) {
     using tree_type = per::min_tree<TestType>;
     require_rejected(
-        "min_tree(0)", [] { tree_type tree(0); }, "invalid_argument", "capacity");
+        "min_tree(0)", [] { tree_type tree(0); }, "invalid_argument", names("capacity", "0"));
     require_rejected(
         "min_tree(max_capacity() + 1)", [] { tree_type tree(tree_type::max_capacity() + 1); },
-        "length_error", "capacity");
+        "length_error", names("capacity", text(tree_type::max_capacity() + 1)));
     tree_type tree(9);
     tree.set(2, 5);
     tree.set(7, -3); // a min tree accepts any number but NaN
     for (std::size_t index : {std::size_t{9}, huge_index}) {
         require_rejected(
-            tree, "get", [&](tree_type& t) { (void)t.get(index); }, "out_of_range", "index");
+            tree, "get", [&](tree_type& t) { (void)t.get(index); }, "out_of_range",
+            names("index", text(index)));
         require_rejected(
-            tree, "set", [&](tree_type& t) { t.set(index, 1); }, "out_of_range", "index");
+            tree, "set", [&](tree_type& t) { t.set(index, 1); }, "out_of_range",
+            names("index", text(index)));
         require_rejected(
-            tree, "reset", [&](tree_type& t) { t.reset(index); }, "out_of_range", "index");
+            tree, "reset", [&](tree_type& t) { t.reset(index); }, "out_of_range",
+            names("index", text(index)));
     }
     require_rejected(
         tree, "set(1, NaN)",
         [&](tree_type& t) { t.set(1, std::numeric_limits<TestType>::quiet_NaN()); },
-        "invalid_argument", "value");
+        "invalid_argument", names("value", "nan"));
     require_rejected(
         tree, "assign with NaN at position 1",
         [&](tree_type& t) {
             const std::vector<double> values = {1.0, not_a_number};
             t.assign(values.begin(), values.end());
         },
-        "invalid_argument", "position 1");
+        "invalid_argument", names("value", "nan", "(at position 1)"));
     require_rejected(
         tree, "assign 10 values",
         [&](tree_type& t) {
             const std::vector<double> values(10, 1.0);
             t.assign(values.begin(), values.end());
         },
-        "invalid_argument", "range size");
+        "invalid_argument", names("range size", "10"));
 }
 
 TEST_CASE("bad input sweep: schedules", "[bad_input]") {
@@ -730,73 +819,81 @@ TEST_CASE("bad input sweep: schedules", "[bad_input]") {
         const std::string v = format(value);
         require_rejected(
             "constant_schedule(" + v + ")", [value] { per::constant_schedule s(value); },
-            "invalid_argument", "value");
+            "invalid_argument", names("value", text(value)));
         require_rejected(
             "linear_schedule start " + v, [value] { per::linear_schedule s(value, 1.0, 10); },
-            "invalid_argument", "start");
+            "invalid_argument", names("start", text(value)));
         require_rejected(
             "linear_schedule end " + v, [value] { per::linear_schedule s(0.4, value, 10); },
-            "invalid_argument", "end");
+            "invalid_argument", names("end", text(value)));
         require_rejected(
             "exponential_schedule start " + v,
-            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument", "start");
+            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument",
+            names("start", text(value)));
         require_rejected(
             "exponential_schedule end " + v,
-            [value] { per::exponential_schedule s(1.0, value, 10); }, "invalid_argument", "end");
+            [value] { per::exponential_schedule s(1.0, value, 10); }, "invalid_argument",
+            names("end", text(value)));
         require_rejected(
             "piecewise_linear_schedule value " + v,
             [value] {
                 per::piecewise_linear_schedule s({{0, 0.4}, {10, value}});
             },
-            "invalid_argument", "points[1].value");
+            "invalid_argument", names("points[1].value", text(value)));
         require_rejected(
             "incremental_schedule start " + v, [value] { per::incremental_schedule s(value, 0.1); },
-            "invalid_argument", "start");
+            "invalid_argument", names("start", text(value)));
         require_rejected(
             "incremental_schedule increment " + v,
-            [value] { per::incremental_schedule s(0.4, value); }, "invalid_argument", "increment");
+            [value] { per::incremental_schedule s(0.4, value); }, "invalid_argument",
+            names("increment", text(value)));
         require_rejected(
             "incremental_schedule limit " + v,
-            [value] { per::incremental_schedule s(0.4, 0.1, value); }, "invalid_argument", "limit");
+            [value] { per::incremental_schedule s(0.4, 0.1, value); }, "invalid_argument",
+            names("limit", text(value)));
     }
     require_rejected(
         "linear_schedule steps 0", [] { per::linear_schedule s(0.4, 1.0, 0); }, "invalid_argument",
-        "steps");
+        names("steps", "0"));
     require_rejected(
         "exponential_schedule steps 0", [] { per::exponential_schedule s(1.0, 0.1, 0); },
-        "invalid_argument", "steps");
+        "invalid_argument", names("steps", "0"));
     for (double value : {0.0, -1.0}) {
         require_rejected(
             "exponential_schedule start " + format(value),
-            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument", "start");
+            [value] { per::exponential_schedule s(value, 1.0, 10); }, "invalid_argument",
+            names("start", text(value)));
     }
     require_rejected(
         "piecewise_linear_schedule without points", [] { per::piecewise_linear_schedule s({}); },
-        "invalid_argument", "points.size()");
+        "invalid_argument", names("points.size()", "0"));
     require_rejected(
         "piecewise_linear_schedule with repeated steps",
         [] {
             per::piecewise_linear_schedule s({{0, 0.4}, {5, 0.5}, {5, 0.6}});
         },
-        "invalid_argument", "points[2].step");
+        "invalid_argument", names("points[2].step", "5", "points[1].step = 5"));
     require_rejected(
         "incremental_schedule start past the limit",
-        [] { per::incremental_schedule s(1.5, 0.1, 1.0); }, "invalid_argument", "start");
+        [] { per::incremental_schedule s(1.5, 0.1, 1.0); }, "invalid_argument",
+        names("start", "1.5", "limit = 1"));
 }
 
 TEST_CASE("bad input sweep: importance weights", "[bad_input]") {
     for (double p : {0.0, -0.5, 1.5, not_a_number, infinite}) {
         require_rejected(
             "importance_weight(" + format(p) + ", 4, 0.5)",
-            [p] { (void)per::importance_weight(p, 4, 0.5); }, "invalid_argument", "probability");
+            [p] { (void)per::importance_weight(p, 4, 0.5); }, "invalid_argument",
+            names("probability", text(p)));
     }
     require_rejected(
         "importance_weight item_count 0", [] { (void)per::importance_weight(0.5, 0, 0.5); },
-        "invalid_argument", "item_count");
+        "invalid_argument", names("item_count", "0"));
     for (double beta : bad_betas) {
         require_rejected(
             "importance_weight beta " + format(beta),
-            [beta] { (void)per::importance_weight(0.5, 4, beta); }, "invalid_argument", "beta");
+            [beta] { (void)per::importance_weight(0.5, 4, beta); }, "invalid_argument",
+            names("beta", text(beta)));
     }
 
     const std::vector<double> probabilities = {0.5, 0.25, 0.125};
@@ -814,35 +911,37 @@ TEST_CASE("bad input sweep: importance weights", "[bad_input]") {
     double* w = weights.data();
     require_rejected("importance_weights null probabilities",
                      weigh(nullptr, 3, 4, 0.5, global, 0.1, w), "invalid_argument",
-                     "probabilities");
+                     names("probabilities", "nullptr"));
     require_rejected("importance_weights null weights", weigh(p, 3, 4, 0.5, global, 0.1, nullptr),
-                     "invalid_argument", "weights");
+                     "invalid_argument", names("weights", "nullptr"));
     require_rejected("importance_weights item_count 0", weigh(p, 3, 0, 0.5, global, 0.1, w),
-                     "invalid_argument", "item_count");
+                     "invalid_argument", names("item_count", "0"));
     for (double beta : bad_betas) {
         require_rejected("importance_weights beta " + format(beta),
-                         weigh(p, 3, 4, beta, global, 0.1, w), "invalid_argument", "beta");
+                         weigh(p, 3, 4, beta, global, 0.1, w), "invalid_argument",
+                         names("beta", text(beta)));
     }
     require_rejected("importance_weights normalization 5",
                      weigh(p, 3, 4, 0.5, static_cast<weight_normalization>(5), 0.1, w),
-                     "invalid_argument", "normalization");
+                     "invalid_argument", names("normalization", "5"));
     for (double bad : {0.0, -0.1, 1.5, not_a_number, infinite}) {
         std::vector<double> with_bad = probabilities;
         with_bad[2] = bad;
         require_rejected("importance_weights probabilities[2] = " + format(bad),
                          weigh(with_bad.data(), 3, 4, 0.5, weight_normalization::none, 0.1, w),
-                         "invalid_argument", "probabilities[2]");
+                         "invalid_argument", names("probabilities[2]", text(bad)));
         require_rejected("importance_weights min_probability = " + format(bad),
                          weigh(p, 3, 4, 0.5, global, bad, w), "invalid_argument",
-                         "min_probability");
+                         names("min_probability", text(bad)));
     }
     require_rejected("importance_weights min_probability above the batch's",
-                     weigh(p, 3, 4, 0.5, global, 0.2, w), "invalid_argument", "min_probability");
+                     weigh(p, 3, 4, 0.5, global, 0.2, w), "invalid_argument",
+                     names("min_probability", "0.2", "probabilities[2] = 0.125"));
     REQUIRE(weights == std::vector<double>(3, -1.0));
     require_rejected(
         "importance_weights(vector) item_count 0",
         [&] { (void)per::importance_weights(probabilities, 0, 0.5, global, 0.1); },
-        "invalid_argument", "item_count");
+        "invalid_argument", names("item_count", "0"));
 }
 
 TEST_CASE("bad input sweep: DQN loss (light)", "[bad_input]") {
@@ -853,43 +952,43 @@ TEST_CASE("bad input sweep: DQN loss (light)", "[bad_input]") {
     require_rejected(
         "td_loss rewards of another size",
         [&] { (void)per::dqn::td_loss(q_taken, q_next, std::vector<double>{1.0}, dones); },
-        "invalid_argument", "rewards");
+        "invalid_argument", names("rewards.size()", "1", "q_taken.size() = 2"));
     require_rejected(
         "td_loss NaN Q-value",
         [&] {
             (void)per::dqn::td_loss(std::vector<double>{not_a_number, 1.0}, q_next, rewards, dones);
         },
-        "invalid_argument", "q_taken");
+        "invalid_argument", names("q_taken[0]", "nan"));
     require_rejected(
         "td_loss gamma 1.5",
         [&] {
             (void)per::dqn::td_loss(q_taken, q_next, rewards, dones, per::dqn::no_weights,
                                     per::dqn::td_loss_options{}.gamma(1.5));
         },
-        "invalid_argument", "gamma");
+        "invalid_argument", names("gamma", "1.5"));
     require_rejected(
         "td_loss done flag 0.5",
         [&] {
             (void)per::dqn::td_loss(q_taken, q_next, rewards, std::vector<double>{0.0, 0.5});
         },
-        "invalid_argument", "dones");
+        "invalid_argument", names("dones[1]", "0.5"));
     require_rejected(
         "weighted_loss negative weight",
         [&] {
             (void)per::dqn::weighted_loss(q_taken, std::vector<double>{1.0, -1.0});
         },
-        "invalid_argument", "weights");
+        "invalid_argument", names("weights[1]", "-1"));
     std::vector<double> priorities = {-1.0, -1.0};
     require_rejected(
         "priorities_from_td_errors clip 0",
         [&] { per::dqn::priorities_from_td_errors(q_taken, priorities, 0.0); }, "invalid_argument",
-        "clip");
+        names("clip", "0"));
     require_rejected(
         "priorities_from_td_errors infinite TD error",
         [&] {
             per::dqn::priorities_from_td_errors(std::vector<double>{1.0, infinite}, priorities);
         },
-        "invalid_argument", "td_errors");
+        "invalid_argument", names("td_errors[1]", "inf"));
     REQUIRE(priorities == std::vector<double>{-1.0, -1.0});
 }
 

@@ -2,8 +2,10 @@
 // operations (valid and invalid), for several capacities, every sampling mode and every
 // weight normalization. After each operation both must expose the same state, return the same
 // values and throw the same exception types; sampling with identically seeded engines must
-// draw the same slots (a prefix value within rounding of a boundary may land on the other
-// side: allowed at most 1% of positions) with the same weights and probabilities.
+// draw the same slots with the same weights and probabilities: a draw may differ only where
+// its prefix value lies within rounding of a boundary of the running sums
+// (differential_support.hpp, boundary_bound), and every draw must be the one its definition
+// names.
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
 
@@ -172,16 +174,19 @@ TEST_CASE("differential: tree buffer and naive reference agree on random operati
         }
     }
     INFO("compared " << count.positions << " sampled positions in " << count.samples << " batches; "
-                     << count.mismatches << " differ");
+                     << count.mismatches << " differ, " << count.boundary_cases
+                     << " of them at a boundary within rounding");
     REQUIRE(count.samples > 3000);
     REQUIRE(count.invalid > 500);
     REQUIRE(count.stale > 500);
-    // At least 99% of positions agree (rounding can move a prefix value across a boundary only
-    // when it lies within a few ulps of it: essentially never with 53-bit uniforms), also among
-    // the batches without replacement alone, where one difference spoils the rest of a batch.
-    REQUIRE(count.mismatches * 100 <= count.positions);
+    // compare_samples failed every difference away from a boundary; here, that the draws were
+    // recomputed (all but those after a difference without replacement), also without
+    // replacement, where one difference spoils the rest of a batch.
+    REQUIRE(count.draws_checked + count.mismatches >= count.positions);
+    REQUIRE(count.draws_checked > 40000);
     REQUIRE(count.without_positions > 2000);
-    REQUIRE(count.without_mismatches * 100 <= count.without_positions);
+    WARN("differential: " << count.draws_checked << " draws checked against their prefix value, "
+                          << count.boundary_cases << " at a boundary within rounding");
 }
 
 TEST_CASE("differential: both throw alike for impossible samples", "[differential]") {

@@ -1,12 +1,17 @@
+// What is specific to the proportional buffer: P(i) by hand over the items present, and the
+// three tutorial designs as options. What the buffer does whatever its sampler (the ring, items
+// by reference, updates, bad input) is tested in test_sampler_shell.cpp.
 #include <per/prioritized_replay.hpp>
 
 #include "per_catch.hpp"
 
-#include <array>
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <memory>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,28 +23,6 @@ struct transition {
     float reward = 0;
 };
 } // namespace
-
-TEST_CASE("push fills a ring and overwrites the oldest item", "[replay]") {
-    per::prioritized_replay<int> buffer(3);
-    REQUIRE(buffer.empty());
-    REQUIRE(buffer.capacity() == 3);
-    const auto h0 = buffer.push(10);
-    buffer.push(11);
-    buffer.push(12);
-    REQUIRE(buffer.size() == 3);
-    REQUIRE(buffer.next_slot() == 0);
-    const auto h3 = buffer.push(13); // overwrites slot 0
-    REQUIRE(h3.slot == 0);
-    REQUIRE(h3.generation == h0.generation + 1);
-    REQUIRE(buffer.size() == 3);
-    REQUIRE(buffer.item(0) == 13);
-    REQUIRE(buffer.item(1) == 11);
-    REQUIRE(buffer.next_slot() == 1);
-    REQUIRE_FALSE(buffer.update_priority(h0, 5.0)); // stale: the item it named is gone
-    REQUIRE(buffer.update_priority(h3, 5.0));
-    REQUIRE(buffer.priority(0) == 5.0);
-    REQUIRE_THROWS_AS(buffer.item(3), std::out_of_range);
-}
 
 TEST_CASE("P(i) uses the items present, not the capacity", "[replay]") {
     per::prioritized_replay<int> buffer(100, per::replay_options{}.alpha(1.0).epsilon(0.0));
@@ -54,50 +37,6 @@ TEST_CASE("P(i) uses the items present, not the capacity", "[replay]") {
         // beta = 1, global max: w = (N P)^-1 / (N P_min)^-1 with N = 2.
         REQUIRE(batch.weights()[k] == Approx(0.25 / p));
     }
-}
-
-TEST_CASE("a batch exposes the sampled items by reference", "[replay]") {
-    per::prioritized_replay<transition> buffer(16);
-    for (int i = 0; i < 16; ++i) {
-        buffer.push(transition{i, i % 2, 0.5f * static_cast<float>(i)});
-    }
-    std::mt19937_64 rng(8);
-    const auto batch = buffer.sample(32, 0.4, rng);
-    REQUIRE(batch.size() == 32);
-    std::size_t k = 0;
-    for (const transition& item : batch.items()) {
-        REQUIRE(&item == &buffer.item(batch.slots()[k]));
-        REQUIRE(&batch[k] == &item);
-        REQUIRE(item.state == static_cast<int>(batch.slots()[k]));
-        ++k;
-    }
-    REQUIRE(k == 32);
-    REQUIRE(batch.handles().size() == 32);
-    REQUIRE(batch.weights().size() == 32);
-    REQUIRE(batch.probabilities().size() == 32);
-}
-
-TEST_CASE("update_priorities takes vectors, arrays and float priorities", "[replay]") {
-    per::prioritized_replay<int> buffer(8);
-    for (int i = 0; i < 8; ++i) {
-        buffer.push(i);
-    }
-    std::mt19937_64 rng(1);
-    auto batch = buffer.sample(4, 0.5, rng);
-    std::vector<float> td_errors(4, 0.25f);
-    REQUIRE(buffer.update_priorities(batch.handles(), td_errors) == 4);
-    for (auto slot : batch.slots()) {
-        REQUIRE(buffer.priority(slot) == 0.25);
-    }
-    std::array<per::replay_handle, 2> handles = {buffer.handle(0), buffer.handle(1)};
-    std::array<double, 2> priorities = {3.0, 4.0};
-    REQUIRE(buffer.update_priorities(handles, priorities) == 2);
-    REQUIRE(buffer.update_priorities(handles.data(), priorities.data(), 2) == 2);
-    REQUIRE(buffer.max_priority() == 4.0);
-    // Reusing a batch object: same result as a fresh one.
-    std::mt19937_64 a(6), b(6);
-    buffer.sample(4, 0.5, a, batch);
-    REQUIRE(batch.slots() == buffer.sample(4, 0.5, b).slots());
 }
 
 TEST_CASE("the three tutorial designs are options", "[replay]") {
@@ -133,41 +72,27 @@ TEST_CASE("the three tutorial designs are options", "[replay]") {
         }
         return largest == 1.0;
     };
+    const auto distinct_slots = [](const auto& batch) {
+        return std::set<std::size_t>(batch.slots().begin(), batch.slots().end()).size();
+    };
     REQUIRE(batch_max_is_one(first.sample(64, 0.4, rng)));
-    REQUIRE(batch_max_is_one(third.sample(64, 0.4, rng)));
-    const auto unnormalized = second.sample(64, 0.4, rng);
-    for (std::size_t k = 0; k < unnormalized.size(); ++k) {
-        REQUIRE(unnormalized.weights()[k] ==
+    // With replacement: a batch larger than the buffer works, and must repeat items.
+    const auto large = first.sample(1500, 0.4, rng);
+    REQUIRE(large.size() == 1500);
+    REQUIRE(distinct_slots(large) < 1500);
+    // Without replacement: 64 distinct items per batch, batch after batch, in both designs.
+    for (int round = 0; round < 20; ++round) {
+        const auto normalized = third.sample(64, 0.4, rng);
+        REQUIRE(batch_max_is_one(normalized));
+        REQUIRE(distinct_slots(normalized) == 64);
+        const auto unnormalized = second.sample(64, 0.4, rng);
+        REQUIRE(distinct_slots(unnormalized) == 64);
+        for (std::size_t k = 0; k < unnormalized.size(); ++k) {
+            REQUIRE(
+                unnormalized.weights()[k] ==
                 Approx(std::pow(1000.0 * unnormalized.probabilities()[k], -0.4)).epsilon(1e-12));
+        }
     }
-}
-
-TEST_CASE("a bad push changes nothing", "[replay][errors]") {
-    per::prioritized_replay<std::string> buffer(2);
-    buffer.push("a");
-    buffer.push("b");
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    REQUIRE_THROWS_WITH(buffer.push("c", nan), PER_CONTAINS("priority = nan"));
-    REQUIRE_THROWS_AS(buffer.push("c", -1.0), std::invalid_argument);
-    REQUIRE(buffer.item(0) == "a");
-    REQUIRE(buffer.next_slot() == 0);
-    REQUIRE(buffer.size() == 2);
-    REQUIRE(buffer.handle(0).generation == 1);
-}
-
-TEST_CASE("move-only items and clear", "[replay]") {
-    per::prioritized_replay<std::unique_ptr<int>> buffer(2);
-    buffer.push(std::make_unique<int>(1));
-    buffer.push(std::make_unique<int>(2), 0.5);
-    buffer.push(std::make_unique<int>(3));
-    REQUIRE(*buffer.item(0) == 3);
-    const auto h = buffer.handle(1);
-    buffer.clear();
-    REQUIRE(buffer.empty());
-    REQUIRE_FALSE(buffer.update_priority(h, 1.0));
-    buffer.push(std::make_unique<int>(4));
-    REQUIRE(buffer.size() == 1);
-    REQUIRE(*buffer.item(0) == 4);
-    std::mt19937_64 rng(2);
-    REQUIRE(*buffer.sample(1, 0.5, rng)[0] == 4);
+    // and never more items than there are.
+    REQUIRE_THROWS_AS(second.sample(1001, 0.4, rng), std::out_of_range);
 }

@@ -4,8 +4,10 @@
 // every sampling mode and every weight normalization. After each operation both must expose
 // the same state (the same rank and probability for every slot), return the same values and
 // throw the same exception types; sampling with identically seeded engines must draw the same
-// slots (a prefix value within rounding of a boundary may land on the other side: allowed at
-// most 1% of positions) with the same weights and probabilities.
+// slots with the same weights and probabilities: a draw may differ only where its prefix value
+// lies within rounding of a boundary of the running sums of the rank weights
+// (differential_support.hpp, boundary_bound), and every draw must be the one its definition
+// names.
 #include <per/naive_rank_based.hpp>
 #include <per/rank_based.hpp>
 
@@ -187,14 +189,20 @@ TEST_CASE("rank differential: tree buffer and naive reference agree on random op
         }
     }
     INFO("compared " << count.positions << " sampled positions in " << count.samples << " batches; "
-                     << count.mismatches << " differ");
+                     << count.mismatches << " differ, " << count.boundary_cases
+                     << " of them at a boundary within rounding");
     REQUIRE(count.samples > 3000);
     REQUIRE(count.invalid > 500);
     REQUIRE(count.stale > 500);
     REQUIRE(count.ties > 1000);
-    REQUIRE(count.mismatches * 100 <= count.positions);
+    // compare_samples failed every difference away from a boundary; here, that the draws were
+    // recomputed (all but those after a difference without replacement).
+    REQUIRE(count.draws_checked + count.mismatches >= count.positions);
+    REQUIRE(count.draws_checked > 40000);
     REQUIRE(count.without_positions > 2000);
-    REQUIRE(count.without_mismatches * 100 <= count.without_positions);
+    WARN("rank differential: " << count.draws_checked
+                               << " draws checked against their prefix value, "
+                               << count.boundary_cases << " at a boundary within rounding");
 }
 
 TEST_CASE("rank differential: both throw alike for impossible samples",
@@ -292,5 +300,7 @@ TEST_CASE("rank differential: large buffers agree after heavy churn",
         }
         require_same_state(tree, naive, choose, true, count);
     }
-    REQUIRE(count.mismatches * 100 <= count.positions);
+    // compare_samples failed every difference away from a boundary; every draw was recomputed.
+    REQUIRE(count.draws_checked + count.mismatches >= count.positions);
+    REQUIRE(count.draws_checked > 1000);
 }

@@ -2,7 +2,12 @@
 
 #include "per_catch.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <type_traits>
@@ -145,7 +150,111 @@ TEST_CASE("the SSE2 and AVX2 kernels match plain loops", "[simd]") {
 }
 #endif
 
+namespace {
+
+// A finite T from random bits (either sign, every exponent, subnormals included): redrawn
+// while the bits spell an infinity or a NaN.
+template <class T>
+T random_finite(std::mt19937_64& rng) {
+    using bits_type = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+    for (;;) {
+        const bits_type bits = static_cast<bits_type>(rng());
+        T value;
+        std::memcpy(&value, &bits, sizeof value);
+        if (std::isfinite(value)) {
+            return value;
+        }
+    }
+}
+
+// The finite values where comparisons go wrong if anything does: both zeros, the subnormal
+// range's ends, the smallest normal, the neighbours of 1, the largest finite, and their
+// negatives.
+template <class T>
+std::vector<T> extreme_finite() {
+    using limits = std::numeric_limits<T>;
+    const std::vector<T> positive = {T(0),
+                                     limits::denorm_min(),
+                                     std::nextafter(limits::min(), T(0)), // largest subnormal
+                                     limits::min(),
+                                     std::nextafter(T(1), T(0)), // largest below 1
+                                     T(1),
+                                     std::nextafter(T(1), T(2)),
+                                     std::nextafter(limits::max(), T(0)),
+                                     limits::max()};
+    std::vector<T> values = positive;
+    for (T value : positive) {
+        values.push_back(-value); // -0.0 among them
+    }
+    return values;
+}
+
+// Prefix lines padded with +infinity (the tree's layout when a node has fewer than Count
+// children): 1..Count finite sorted non-negative entries (random bits, zeros, repeats and the
+// extremes), the rest +infinity. Every key of the sweep is finite: random bit patterns of
+// either sign, the extremes, every entry and its neighbours. The count must be the number of
+// finite entries <= key: padding is never counted.
+template <class Kernels, class T, std::size_t Count>
+void check_infinity_padding(std::mt19937_64& rng) {
+    const std::vector<T> extremes = extreme_finite<T>();
+    for (int trial = 0; trial < 200; ++trial) {
+        const std::size_t finite = 1 + trial % Count;
+        std::vector<T> entries;
+        for (std::size_t k = 0; k < finite; ++k) {
+            const int kind = static_cast<int>(rng() % 4);
+            T value = std::fabs(random_finite<T>(rng));
+            if (kind == 0) {
+                value = T(0);
+            } else if (kind == 1) {
+                value = std::fabs(extremes[rng() % extremes.size()]);
+            } else if (kind == 2 && !entries.empty()) {
+                value = entries.back(); // a repeat
+            }
+            entries.push_back(value);
+        }
+        std::sort(entries.begin(), entries.end());
+        alignas(64) T line[Count];
+        for (std::size_t k = 0; k < Count; ++k) {
+            line[k] = k < finite ? entries[k] : std::numeric_limits<T>::infinity();
+        }
+        std::vector<T> keys = extremes;
+        for (T entry : entries) {
+            keys.push_back(entry);
+            keys.push_back(std::nextafter(entry, -std::numeric_limits<T>::max()));
+            keys.push_back(std::nextafter(entry, std::numeric_limits<T>::max()));
+        }
+        for (int k = 0; k < 200; ++k) {
+            keys.push_back(random_finite<T>(rng));
+        }
+        for (T key : keys) {
+            REQUIRE(std::isfinite(key));
+            std::size_t expected = 0;
+            for (T entry : entries) {
+                expected += entry <= key;
+            }
+            const std::size_t counted = Kernels::template count_less_equal<T, Count>(line, key);
+            if (counted != expected) {
+                char key_text[48];
+                std::snprintf(key_text, sizeof key_text, "%a", static_cast<double>(key));
+                CAPTURE(trial, finite, key_text, expected, counted);
+                FAIL("count_less_equal counted " << counted << " instead of " << expected);
+            }
+        }
+    }
+}
+
+template <class Kernels>
+void check_infinity_padding_set(std::mt19937_64& rng) {
+    check_infinity_padding<Kernels, double, 8>(rng); // SSE2 / AVX2 versions on x86-64
+    check_infinity_padding<Kernels, float, 16>(rng);
+    check_infinity_padding<Kernels, double, 4>(rng); // portable versions
+    check_infinity_padding<Kernels, double, 6>(rng);
+}
+
+} // namespace
+
 TEST_CASE("count_less_equal skips +infinity padding for every finite key", "[simd]") {
+    // A line with a fixed shape first: the cases named in the tree's layout.
     alignas(64) double line[8] = {0.0,
                                   1.0,
                                   2.5,
@@ -158,4 +267,13 @@ TEST_CASE("count_less_equal skips +infinity padding for every finite key", "[sim
     REQUIRE(per::detail::count_less_equal<double, 8>(line, 2.5) == 4);
     REQUIRE(per::detail::count_less_equal<double, 8>(line, std::numeric_limits<double>::max()) ==
             4);
+    // Then the sweep, for the kernels this build selects and, on x86-64, the SSE2 and AVX2 ones.
+    std::mt19937_64 rng(2028);
+    check_infinity_padding_set<per::detail::build_kernels>(rng);
+#if defined(PER_DETAIL_X86_KERNELS)
+    check_infinity_padding_set<sse2_kernels>(rng);
+    if (per::detail::cpu_has_avx2()) {
+        check_infinity_padding_set<per::detail::avx2_kernels>(rng);
+    }
+#endif
 }

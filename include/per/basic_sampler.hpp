@@ -1,6 +1,9 @@
 #ifndef PER_BASIC_SAMPLER_HPP
 #define PER_BASIC_SAMPLER_HPP
 
+/// @file
+/// basic_sampler<Index>: the sampler shell over any priority index.
+
 #include "detail/error.hpp"
 #include "detail/prefetch.hpp"
 #include "detail/state_validation.hpp"
@@ -254,8 +257,7 @@ public:
     /// then unspecified.
     template <class Generator>
     void sample(size_type batch_size, double beta, Generator& generator, sample_batch& out) {
-        static const std::string where = qualified("sample");
-        validate_sample(where.c_str(), batch_size, beta);
+        validate_sample("sample", batch_size, beta);
         detail::sample_batch_access::resize(out, batch_size);
         draw(batch_size, beta, generator, detail::sample_batch_access::handles(out),
              detail::sample_batch_access::weights(out),
@@ -276,8 +278,7 @@ public:
     template <class Generator>
     void sample_into(size_type batch_size, double beta, Generator& generator,
                      replay_handle* handles, double* weights, double* probabilities) {
-        static const std::string where = qualified("sample_into");
-        validate_sample(where.c_str(), batch_size, beta);
+        validate_sample("sample_into", batch_size, beta);
         draw(batch_size, beta, generator, handles, weights, probabilities);
     }
 
@@ -300,14 +301,12 @@ public:
         for (size_type k = 0; k < count && k < lookahead; ++k) {
             prefetch_update(handles[k].slot);
         }
-        static const std::string where = qualified("update_priorities");
-        detail::validate_updates(
-            where.c_str(), handles, priorities, count, capacity(),
-            [this](double priority) { return accepts(priority); },
-            [this](const char* argument, double priority) {
-                detail::reject_priority(where.c_str(), argument, priority,
-                                        m_index.priority_limit_requirement());
-            });
+        detail::validate_updates([] { return qualified("update_priorities"); }, handles, priorities,
+                                 count, capacity(),
+                                 [this](double priority) { return accepts(priority); },
+                                 [this](const char* argument, double priority) {
+                                     reject_priority("update_priorities", argument, priority);
+                                 });
         size_type applied = 0;
         for (size_type k = 0; k < count; ++k) {
             if (k + lookahead < count) {
@@ -322,8 +321,7 @@ public:
     /// std::array, C arrays, std::span). Throws std::invalid_argument if their sizes differ.
     template <class Handles, class Priorities>
     size_type update_priorities(const Handles& handles, const Priorities& priorities) {
-        static const std::string where = qualified("update_priorities");
-        detail::check_same_size(where.c_str(), handles, priorities);
+        detail::check_same_size([] { return qualified("update_priorities"); }, handles, priorities);
         return update_priorities(std::data(handles), std::data(priorities), std::size(handles));
     }
 
@@ -358,13 +356,13 @@ public:
     /// [1, fill_count], with fill_count modulo 2^32 equal to the sum of the generations, and
     /// for a proportional one fill_count 0 and no stamps; std::bad_alloc. Unchanged on throw.
     void import_state(const sampler_state& state) {
-        static const std::string where = qualified("import_state");
+        const std::string where = qualified("import_state"); // O(N) below: no static needed
         detail::check_state_layout(where.c_str(), "state.", state, max_capacity(), Index::stamps);
         auto staged = detail::construct_for_import<basic_sampler>(where.c_str(), "state.", state);
         detail::check_state_priorities(
             where.c_str(), "state.", state,
             [&staged](double priority) { return staged.accepts(priority); },
-            [&staged](const char* argument, double priority) {
+            [&staged, &where](const char* argument, double priority) {
                 detail::reject_priority(where.c_str(), argument, priority,
                                         staged.m_index.priority_limit_requirement());
             });
@@ -382,8 +380,8 @@ public:
 private:
     using value_type = typename weight_tree_type::value_type;
 
-    // "<Index::name>::<member>", the `where` of an error message; built only when one is thrown
-    // (or once, in a function-local static, where a helper needs it up front).
+    // "<Index::name>::<member>", the `where` of an error message; built only when one is thrown,
+    // so that the valid paths neither allocate nor keep a string.
     static std::string qualified(const char* member) {
         return std::string(Index::name) + "::" + member;
     }
@@ -409,20 +407,23 @@ private:
         }
     }
 
-    void validate_sample(const char* where, size_type batch_size, double beta) const {
+    void validate_sample(const char* member, size_type batch_size, double beta) const {
         if (batch_size == 0) {
-            detail::throw_invalid_argument(where, "batch_size", batch_size, "must be > 0");
+            detail::throw_invalid_argument(qualified(member).c_str(), "batch_size", batch_size,
+                                           "must be > 0");
         }
-        detail::check_beta(where, beta);
+        if (!(beta >= 0.0 && beta <= 1.0)) { // the message is detail::check_beta's
+            detail::check_beta(qualified(member).c_str(), beta);
+        }
         if (sampleable_size() == 0) {
-            throw std::out_of_range(std::string(where) +
+            throw std::out_of_range(qualified(member) +
                                     ": nothing to sample: " + std::to_string(size()) +
                                     " items, none with a non-zero priority weight");
         }
         if (m_options.sampling() == sampling_mode::without_replacement &&
             batch_size > sampleable_size()) {
             detail::throw_out_of_range(
-                where, "batch_size", batch_size,
+                qualified(member).c_str(), "batch_size", batch_size,
                 "must be <= sampleable_size() = " + std::to_string(sampleable_size()) +
                     " when sampling without replacement");
         }

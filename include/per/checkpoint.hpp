@@ -1,6 +1,10 @@
 #ifndef PER_CHECKPOINT_HPP
 #define PER_CHECKPOINT_HPP
 
+/// @file
+/// Checkpoints: save a sampler or a replay buffer to a std::ostream and load it back (opt-in: not
+/// in per.hpp).
+
 #include "naive_rank_based.hpp"
 #include "naive_replay.hpp"
 #include "prioritized_replay.hpp"
@@ -24,98 +28,98 @@
 #include <utility>
 #include <vector>
 
-// Checkpoints: save a sampler or a replay buffer to a std::ostream and load it back, so that a
-// training run can stop and resume with the same priorities, handles and ring position. It
-// covers every sampler and buffer of the library: the proportional sampler and buffer
-// (basic_prioritized_sampler<SumTree>, prioritized_replay<Item,
-// basic_prioritized_sampler<SumTree>>), the rank-based ones (rank_based_sampler,
-// rank_based_replay<Item>) and the two naive references (naive_prioritized_replay<Item>,
-// naive_rank_based_replay<Item>). A loaded object is indistinguishable from the saved one: same
-// items, raw priorities, generations, options, running max priority, ring position and
-// (rank-based) order among equal priorities, and it draws the same batches from the same engine
-// state (bit for bit when the tree type is the same).
+/// Checkpoints: save a sampler or a replay buffer to a std::ostream and load it back, so that a
+/// training run can stop and resume with the same priorities, handles and ring position. It
+/// covers every sampler and buffer of the library: the proportional sampler and buffer
+/// (basic_prioritized_sampler<SumTree>, prioritized_replay<Item,
+/// basic_prioritized_sampler<SumTree>>), the rank-based ones (rank_based_sampler,
+/// rank_based_replay<Item>) and the two naive references (naive_prioritized_replay<Item>,
+/// naive_rank_based_replay<Item>). A loaded object is indistinguishable from the saved one: same
+/// items, raw priorities, generations, options, running max priority, ring position and
+/// (rank-based) order among equal priorities, and it draws the same batches from the same engine
+/// state (bit for bit when the tree type is the same).
 //
-//     std::ofstream out("replay.ckpt", std::ios::binary);
-//     per::save(out, buffer);                      // items trivially copyable
-//     ...
-//     std::ifstream in("replay.ckpt", std::ios::binary);
-//     per::load(in, buffer);                       // throws per::checkpoint_error if bad
+///     std::ofstream out("replay.ckpt", std::ios::binary);
+///     per::save(out, buffer);                      // items trivially copyable
+///     ...
+///     std::ifstream in("replay.ckpt", std::ios::binary);
+///     per::load(in, buffer);                       // throws per::checkpoint_error if bad
 //
-// Items that are not trivially copyable (or that should be portable across platforms) need an
-// item serializer: save(out, buffer, write_item) with write_item(std::ostream&, const Item&),
-// and load(in, buffer, read_item) with read_item(std::istream&) returning an Item.
+/// Items that are not trivially copyable (or that should be portable across platforms) need an
+/// item serializer: save(out, buffer, write_item) with write_item(std::ostream&, const Item&),
+/// and load(in, buffer, read_item) with read_item(std::istream&) returning an Item.
 //
-// What is written is each object's plain state (sampler_state.hpp): save writes
-// export_state() of a sampler, or export_sampler_state(), next_slot() and item(0..size()-1) of
-// a buffer; load reads it back and hands it to import_state, which validates it and rebuilds
-// the object. This header adds the framing, the byte codec and the checksum.
+/// What is written is each object's plain state (sampler_state.hpp): save writes
+/// export_state() of a sampler, or export_sampler_state(), next_slot() and item(0..size()-1) of
+/// a buffer; load reads it back and hands it to import_state, which validates it and rebuilds
+/// the object. This header adds the framing, the byte codec and the checksum.
 //
-// The format (version 1, docs/checkpoint-format.md has the full table): every integer and double
-// is written byte by byte in little-endian order, whatever the host's endianness; doubles are
-// their IEEE-754 binary64 bit patterns.
+/// The format (version 1, docs/checkpoint-format.md has the full table): every integer and double
+/// is written byte by byte in little-endian order, whatever the host's endianness; doubles are
+/// their IEEE-754 binary64 bit patterns.
 //
-//     magic          8 bytes  89 50 45 52 0D 0A 1A 0A ("\x89PER\r\n\x1a\n")
-//     version        u32      1
-//     kind           u32      1 sampler, 2 prioritized_replay, 3 naive_prioritized_replay,
-//                             4 rank_based_sampler, 5 rank_based_replay,
-//                             6 naive_rank_based_replay
-//     value size     u32      sizeof of the sum tree's value type (8 for the naive buffers; for
-//                             the rank-based kinds, the rank-weight tree's: 8)
-//     fanout         u32      the sum tree's fanout (0 for the naive buffers, which have none)
-//     capacity       u64
-//     size           u64      filled slots
-//     alpha, epsilon, initial_max_priority            f64 each
-//     sampling       u32      0 stratified, 1 independent, 2 without_replacement
-//     normalization  u32      0 global_max, 1 batch_max, 2 none
-//     max priority   f64      the running max
-//     filled         capacity x u8   1 if the slot holds an item, else 0
-//     generations    capacity x u32
-//     priorities     size x f64      raw priorities of the filled slots, in slot order
-//   rank-based kinds only (4, 5 and 6):
-//     fills          u64      fills so far: the clock that orders equal priorities
-//     stamps         size x u64      the fill stamp of each filled slot, in slot order
-//   replay kinds only (2, 3, 5 and 6):
-//     next slot      u64      the ring position (where the next push goes)
-//     item size      u64      sizeof(Item) for raw items, 0 for serialized items
-//     items          size x (item size bytes), or size x (u64 length, length bytes)
-//   always:
-//     checksum       u64      FNV-1a 64 of every byte before it, from the magic on
+///     magic          8 bytes  89 50 45 52 0D 0A 1A 0A ("\x89PER\r\n\x1a\n")
+///     version        u32      1
+///     kind           u32      1 sampler, 2 prioritized_replay, 3 naive_prioritized_replay,
+///                             4 rank_based_sampler, 5 rank_based_replay,
+///                             6 naive_rank_based_replay
+///     value size     u32      sizeof of the sum tree's value type (8 for the naive buffers; for
+///                             the rank-based kinds, the rank-weight tree's: 8)
+///     fanout         u32      the sum tree's fanout (0 for the naive buffers, which have none)
+///     capacity       u64
+///     size           u64      filled slots
+///     alpha, epsilon, initial_max_priority            f64 each
+///     sampling       u32      0 stratified, 1 independent, 2 without_replacement
+///     normalization  u32      0 global_max, 1 batch_max, 2 none
+///     max priority   f64      the running max
+///     filled         capacity x u8   1 if the slot holds an item, else 0
+///     generations    capacity x u32
+///     priorities     size x f64      raw priorities of the filled slots, in slot order
+///   rank-based kinds only (4, 5 and 6):
+///     fills          u64      fills so far: the clock that orders equal priorities
+///     stamps         size x u64      the fill stamp of each filled slot, in slot order
+///   replay kinds only (2, 3, 5 and 6):
+///     next slot      u64      the ring position (where the next push goes)
+///     item size      u64      sizeof(Item) for raw items, 0 for serialized items
+///     items          size x (item size bytes), or size x (u64 length, length bytes)
+///   always:
+///     checksum       u64      FNV-1a 64 of every byte before it, from the magic on
 //
-// Raw items are the bytes of the object representation (memcpy), so they carry the host's
-// endianness and padding: such checkpoints move only between builds with the same Item layout.
-// Use an item serializer for portable files.
+/// Raw items are the bytes of the object representation (memcpy), so they carry the host's
+/// endianness and padding: such checkpoints move only between builds with the same Item layout.
+/// Use an item serializer for portable files.
 //
-// Loading. load reads the whole checkpoint, verifies the checksum, checks the framing (the
-// fanout one a tree can have, option codes that name an option) and passes the state to the
-// target's import_state, which validates every value (the rules the object's own members
-// enforce: options, raw priorities finite, >= 0 and within the sampler's limit, max priority
-// >= initial_max_priority and >= every raw priority, filled count equal to size, ring
-// invariants; for rank-based kinds distinct fill stamps in [1, fills], growing along the ring
-// for a buffer, and fills agreeing with the generations), rebuilds the trees from the raw
-// priorities in O(N) (O(N log N) for the rank order), and only then replaces the target with
-// the result (a noexcept move). The loaded checkpoint replaces everything, capacity and options
-// included: check capacity() afterwards if the target must keep its own (a sampler that indexes
-// external storage, say).
-// Errors: per::checkpoint_error (a std::runtime_error) with code() saying why, for truncated,
-// corrupted (checksum), wrong-magic, wrong-version, wrong-kind, wrong-type (value size or item
-// size) and invalid-value input (import_state's std::invalid_argument, rethrown with its
-// message), and for a stream that fails while saving; std::bad_alloc if memory runs out;
-// whatever a user serializer throws. The target object is unchanged whenever load throws
-// (strong guarantee); the stream's position and state are then unspecified.
-// Memory: load grows its staging vectors with the bytes actually read, so a corrupted size field
-// cannot make it allocate more than the stream holds; the imported object then needs about the
-// size of the target again until it replaces it. save exports the sampler state (about 13 bytes
-// per slot) but writes the items from the buffer, without copying them.
+/// Loading. load reads the whole checkpoint, verifies the checksum, checks the framing (the
+/// fanout one a tree can have, option codes that name an option) and passes the state to the
+/// target's import_state, which validates every value (the rules the object's own members
+/// enforce: options, raw priorities finite, >= 0 and within the sampler's limit, max priority
+/// >= initial_max_priority and >= every raw priority, filled count equal to size, ring
+/// invariants; for rank-based kinds distinct fill stamps in [1, fills], growing along the ring
+/// for a buffer, and fills agreeing with the generations), rebuilds the trees from the raw
+/// priorities in O(N) (O(N log N) for the rank order), and only then replaces the target with
+/// the result (a noexcept move). The loaded checkpoint replaces everything, capacity and options
+/// included: check capacity() afterwards if the target must keep its own (a sampler that indexes
+/// external storage, say).
+/// Errors: per::checkpoint_error (a std::runtime_error) with code() saying why, for truncated,
+/// corrupted (checksum), wrong-magic, wrong-version, wrong-kind, wrong-type (value size or item
+/// size) and invalid-value input (import_state's std::invalid_argument, rethrown with its
+/// message), and for a stream that fails while saving; std::bad_alloc if memory runs out;
+/// whatever a user serializer throws. The target object is unchanged whenever load throws
+/// (strong guarantee); the stream's position and state are then unspecified.
+/// Memory: load grows its staging vectors with the bytes actually read, so a corrupted size field
+/// cannot make it allocate more than the stream holds; the imported object then needs about the
+/// size of the target again until it replaces it. save exports the sampler state (about 13 bytes
+/// per slot) but writes the items from the buffer, without copying them.
 //
-// Complexity: O(N + total item bytes) for both save and load (the checksum runs at about 1 byte
-// per nanosecond); loading a rank-based kind adds O(N log N) to sort the ranks.
+/// Complexity: O(N + total item bytes) for both save and load (the checksum runs at about 1 byte
+/// per nanosecond); loading a rank-based kind adds O(N log N) to sort the ranks.
 //
 // Generations: a handle names (slot, 32-bit generation). A checkpoint keeps the generations, so
 // handles taken before save are still valid (or still stale) after load.
 
 namespace per {
 
-// Why a checkpoint could not be saved or loaded.
+/// Why a checkpoint could not be saved or loaded.
 enum class checkpoint_errc {
     stream_error,        // the stream failed while saving
     truncated,           // the input ended before the checkpoint did
@@ -127,24 +131,26 @@ enum class checkpoint_errc {
     invalid_value,       // a field is outside what the object allows
 };
 
-// The exception save and load throw for a bad checkpoint or a failing stream; code() says why
-// and what() describes it (e.g. "per::load: checksum mismatch: ...").
+/// The exception save and load throw for a bad checkpoint or a failing stream; code() says why
+/// and what() describes it (e.g. "per::load: checksum mismatch: ...").
 class checkpoint_error : public std::runtime_error {
 public:
+    /// An error of kind `code` with the message what() returns.
     checkpoint_error(checkpoint_errc code, const std::string& message)
         : std::runtime_error(message)
         , m_code(code) {}
 
+    /// Why the checkpoint could not be saved or loaded.
     checkpoint_errc code() const noexcept { return m_code; }
 
 private:
     checkpoint_errc m_code;
 };
 
-// The format version save writes and load reads.
+/// The format version save writes and load reads.
 inline constexpr std::uint32_t checkpoint_format_version = 1;
 
-// The kind tag of a checkpoint: which object wrote it.
+/// The kind tag of a checkpoint: which object wrote it.
 enum class checkpoint_kind : std::uint32_t {
     sampler = 1,                 // basic_prioritized_sampler<SumTree>
     replay = 2,                  // prioritized_replay<Item, basic_prioritized_sampler<SumTree>>
@@ -162,7 +168,7 @@ inline constexpr unsigned char checkpoint_magic[8] = {0x89, 'P', 'E', 'R', '\r',
 
 // --- What a checkpoint records about each type --------------------------------------------
 
-// Which kinds continue with fill stamps, and which with a ring position and items.
+/// Which kinds continue with fill stamps, and which with a ring position and items.
 constexpr bool kind_has_stamps(checkpoint_kind kind) noexcept {
     return kind == checkpoint_kind::rank_based_sampler ||
            kind == checkpoint_kind::rank_based_replay ||
@@ -174,13 +180,13 @@ constexpr bool kind_has_ring(checkpoint_kind kind) noexcept {
            kind == checkpoint_kind::naive_rank_based_replay;
 }
 
-// checkpoint_traits<T>: for every type save and load accept, its kind, the size of its tree's
-// values and its tree's fanout (0: no tree), and whether its checkpoints carry fill stamps and
-// a ring. Such a type exports and imports its plain state with the members
-//   sampler:  sampler_state export_state() const,  import_state(const sampler_state&);
-//   buffer:   sampler_state export_sampler_state() const, next_slot(), size(), item(slot),
-//             import_state(replay_state<item_type>).
-// Types without a specialization have known == false, and save / load do not take them.
+/// checkpoint_traits<T>: for every type save and load accept, its kind, the size of its tree's
+/// values and its tree's fanout (0: no tree), and whether its checkpoints carry fill stamps and
+/// a ring. Such a type exports and imports its plain state with the members
+///   sampler:  sampler_state export_state() const,  import_state(const sampler_state&);
+///   buffer:   sampler_state export_sampler_state() const, next_slot(), size(), item(slot),
+///             import_state(replay_state<item_type>).
+/// Types without a specialization have known == false, and save / load do not take them.
 template <class T>
 struct checkpoint_traits {
     static constexpr bool known = false;
@@ -211,7 +217,7 @@ struct checkpoint_traits<rank_based_sampler>
     static constexpr checkpoint_kind replay_kind = checkpoint_kind::rank_based_replay;
 };
 
-// A prioritized_replay's checkpoint is its sampler's with the ring after it.
+/// A prioritized_replay's checkpoint is its sampler's with the ring after it.
 template <class Sampler, bool Known = checkpoint_traits<Sampler>::known>
 struct replay_checkpoint_traits : checkpoint_traits_of_kind<checkpoint_traits<Sampler>::replay_kind,
                                                             checkpoint_traits<Sampler>::value_size,
@@ -257,8 +263,8 @@ inline const char* kind_name(std::uint32_t kind) noexcept {
 
 // --- The byte codec -----------------------------------------------------------------------
 
-// The one little-endian encoding of the format's values: T is unsigned char, std::uint32_t,
-// std::uint64_t, or double (the bits of its IEEE-754 binary64 pattern, as a std::uint64_t).
+/// The one little-endian encoding of the format's values: T is unsigned char, std::uint32_t,
+/// std::uint64_t, or double (the bits of its IEEE-754 binary64 pattern, as a std::uint64_t).
 template <class T>
 void encode_value(T value, unsigned char* out) noexcept {
     if constexpr (std::is_same_v<T, double>) {
@@ -289,7 +295,7 @@ T decode_value(const unsigned char* in) noexcept {
     }
 }
 
-// FNV-1a, 64 bits.
+/// FNV-1a, 64 bits.
 class fnv1a64 {
 public:
     void update(const unsigned char* bytes, std::size_t count) noexcept {
@@ -314,7 +320,7 @@ private:
     checkpoint_fail(checkpoint_errc::invalid_value, "per::load", message);
 }
 
-// Buffered little-endian writer that hashes what it writes.
+/// Buffered little-endian writer that hashes what it writes.
 class checkpoint_writer {
 public:
     explicit checkpoint_writer(std::ostream& out)
@@ -347,7 +353,7 @@ public:
         }
     }
 
-    // Writes the checksum of everything so far and flushes; throws if the stream failed.
+    /// Writes the checksum of everything so far and flushes; throws if the stream failed.
     void finish() {
         value(m_hash.value());
         flush();
@@ -376,10 +382,10 @@ private:
     std::size_t m_used = 0;
 };
 
-// Little-endian reader that hashes what it reads and reports a short read as truncation. It
-// reads exactly the checkpoint's bytes: nothing after the checksum is consumed. The array
-// readers append in chunks, so that a huge count from a corrupted header fails as truncation
-// once the stream ends, having allocated about what the stream held.
+/// Little-endian reader that hashes what it reads and reports a short read as truncation. It
+/// reads exactly the checkpoint's bytes: nothing after the checksum is consumed. The array
+/// readers append in chunks, so that a huge count from a corrupted header fails as truncation
+/// once the stream ends, having allocated about what the stream held.
 class checkpoint_reader {
 public:
     explicit checkpoint_reader(std::istream& in)
@@ -403,7 +409,7 @@ public:
         bytes(encoded, sizeof encoded, field);
         return decode_value<T>(encoded);
     }
-    // Appends `count` encoded values to `out`.
+    /// Appends `count` encoded values to `out`.
     template <class T>
     void values(std::vector<T>& out, std::uint64_t count, const char* field) {
         unsigned char chunk[1 << 12];
@@ -417,7 +423,7 @@ public:
             count -= take;
         }
     }
-    // Appends `count` objects whose bytes (object representations) the stream holds.
+    /// Appends `count` objects whose bytes (object representations) the stream holds.
     template <class T>
     void objects(std::vector<T>& out, std::uint64_t count, const char* field) {
         static_assert(std::is_trivially_copyable_v<T>, "raw objects are trivially copyable");
@@ -431,7 +437,7 @@ public:
         }
     }
 
-    // Reads the stored checksum and compares it with the hash of everything before it.
+    /// Reads the stored checksum and compares it with the hash of everything before it.
     void finish() {
         const std::uint64_t expected = m_hash.value();
         const auto stored = value<std::uint64_t>("the checksum");
@@ -451,7 +457,7 @@ private:
 
 // --- The sampler state, framed ------------------------------------------------------------
 
-// The option codes of the format.
+/// The option codes of the format.
 inline constexpr sampling_mode sampling_codes[] = {
     sampling_mode::stratified, sampling_mode::independent, sampling_mode::without_replacement};
 inline constexpr weight_normalization normalization_codes[] = {
@@ -462,8 +468,8 @@ std::uint32_t code_of(Enum value, const Enum (&codes)[Count]) noexcept {
     return static_cast<std::uint32_t>(std::find(codes, codes + Count, value) - codes);
 }
 
-// The fixed fields from the magic to the max priority (80 bytes), then the filled flags,
-// generations, raw priorities and, for the kinds that have them, the fill count and stamps.
+/// The fixed fields from the magic to the max priority (80 bytes), then the filled flags,
+/// generations, raw priorities and, for the kinds that have them, the fill count and stamps.
 template <class Traits>
 void write_state(checkpoint_writer& writer, const sampler_state& state) {
     writer.bytes(checkpoint_magic, 8);
@@ -488,16 +494,16 @@ void write_state(checkpoint_writer& writer, const sampler_state& state) {
     }
 }
 
-// What read_state decodes beside the sampler_state, checked once the checksum is.
+/// What read_state decodes beside the sampler_state, checked once the checksum is.
 struct checkpoint_framing {
     std::uint32_t fanout = 0;
     std::uint32_t sampling = 0;
     std::uint32_t normalization = 0;
 };
 
-// Reads what write_state wrote, checking the structure as it goes: the magic, the version, the
-// kind and value size against Traits, size <= capacity. The options are set from their codes
-// by check_framing, after the checksum.
+/// Reads what write_state wrote, checking the structure as it goes: the magic, the version, the
+/// kind and value size against Traits, size <= capacity. The options are set from their codes
+/// by check_framing, after the checksum.
 template <class Traits>
 checkpoint_framing read_state(checkpoint_reader& reader, sampler_state& state) {
     const char* where = "per::load";
@@ -553,11 +559,11 @@ checkpoint_framing read_state(checkpoint_reader& reader, sampler_state& state) {
     return framing;
 }
 
-// The framing's values, once the checksum is verified: the option codes (into state.options)
-// and the fanout. The fanout is the saving tree's and is not compared with the target's: a
-// checkpoint loads into a sampler whose tree has another fanout, with the same distribution and
-// that tree's own rounding. It must still be one the saving object could have written: >= 2 (a
-// tree node has at least two children) for the kinds with a tree, 0 for the naive buffers.
+/// The framing's values, once the checksum is verified: the option codes (into state.options)
+/// and the fanout. The fanout is the saving tree's and is not compared with the target's: a
+/// checkpoint loads into a sampler whose tree has another fanout, with the same distribution and
+/// that tree's own rounding. It must still be one the saving object could have written: >= 2 (a
+/// tree node has at least two children) for the kinds with a tree, 0 for the naive buffers.
 template <class Traits>
 void check_framing(const checkpoint_framing& framing, sampler_state& state) {
     if (Traits::fanout == 0 ? framing.fanout != 0 : framing.fanout < 2) {
@@ -579,7 +585,7 @@ void check_framing(const checkpoint_framing& framing, sampler_state& state) {
         .normalization(normalization_codes[framing.normalization]);
 }
 
-// target.import_state(state), its std::invalid_argument / std::out_of_range as invalid_value.
+/// target.import_state(state), its std::invalid_argument / std::out_of_range as invalid_value.
 template <class Object, class State>
 void import_checkpoint(Object& target, State&& state) {
     try {
@@ -600,12 +606,12 @@ constexpr void require_raw_item() {
                   "default-constructible Item: pass write_item / read_item callables instead");
 }
 
-// How items are encoded: raw bytes (item size = sizeof(Item)) or by a user serializer (0).
+/// How items are encoded: raw bytes (item size = sizeof(Item)) or by a user serializer (0).
 inline constexpr std::uint64_t serialized_items = 0;
 
-// The item codecs save and load use: item_size (the field's value), write(writer, buffer) the
-// buffer's items in slot order, read(reader, count) them from the stream into a staging area
-// and, after the checksum, decode() the items.
+/// The item codecs save and load use: item_size (the field's value), write(writer, buffer) the
+/// buffer's items in slot order, read(reader, count) them from the stream into a staging area
+/// and, after the checksum, decode() the items.
 template <class Item>
 struct raw_items {
     static constexpr std::uint64_t item_size = sizeof(Item);
@@ -733,14 +739,14 @@ using if_checkpointable = std::enable_if_t<checkpoint_traits<Object>::known, int
 
 } // namespace detail
 
-// Writes `object` as a version-1 checkpoint to `out`: a sampler (basic_prioritized_sampler,
-// rank_based_sampler: kinds 1 and 4) with its options, raw priorities, generations, running
-// max priority and (rank-based) fill stamps; or a replay buffer (prioritized_replay,
-// rank_based_replay, naive_prioritized_replay, naive_rank_based_replay: kinds 2, 5, 3 and 6)
-// with its sampler's state, the ring position and its items as raw bytes, which needs a
-// trivially copyable Item (see the header comment on portability). O(N + item bytes).
-// Throws per::checkpoint_error (code stream_error) if the stream fails, or what the stream
-// throws if its exceptions are enabled; std::bad_alloc. The object is unchanged.
+/// Writes `object` as a version-1 checkpoint to `out`: a sampler (basic_prioritized_sampler,
+/// rank_based_sampler: kinds 1 and 4) with its options, raw priorities, generations, running
+/// max priority and (rank-based) fill stamps; or a replay buffer (prioritized_replay,
+/// rank_based_replay, naive_prioritized_replay, naive_rank_based_replay: kinds 2, 5, 3 and 6)
+/// with its sampler's state, the ring position and its items as raw bytes, which needs a
+/// trivially copyable Item (see the header comment on portability). O(N + item bytes).
+/// Throws per::checkpoint_error (code stream_error) if the stream fails, or what the stream
+/// throws if its exceptions are enabled; std::bad_alloc. The object is unchanged.
 template <class Object, detail::if_checkpointable<Object> = 0>
 void save(std::ostream& out, const Object& object) {
     if constexpr (detail::checkpoint_traits<Object>::has_ring) {
@@ -752,9 +758,9 @@ void save(std::ostream& out, const Object& object) {
     }
 }
 
-// As above for a replay buffer, with items written by write_item(std::ostream&, const Item&),
-// which must leave the stream good. Throws per::checkpoint_error (stream_error) if it does not,
-// and whatever write_item throws.
+/// As above for a replay buffer, with items written by write_item(std::ostream&, const Item&),
+/// which must leave the stream good. Throws per::checkpoint_error (stream_error) if it does not,
+/// and whatever write_item throws.
 template <class Buffer, class WriteItem, detail::if_checkpointable<Buffer> = 0>
 void save(std::ostream& out, const Buffer& buffer, WriteItem write_item) {
     static_assert(detail::checkpoint_traits<Buffer>::has_ring,
@@ -767,14 +773,14 @@ void save(std::ostream& out, const Buffer& buffer, WriteItem write_item) {
     }
 }
 
-// Replaces `object` with the object saved in `in` by save(out, object) (capacity and options
-// included): the same ranks, ties, handles and batches. O(N + item bytes), plus O(N log N) for
-// the rank-based kinds. Throws per::checkpoint_error for a checkpoint that is truncated,
-// corrupted, of another kind (another type: a rank-based sampler's into a proportional one, a
-// buffer's into a sampler) or format version, saved from a sampler whose tree holds another
-// value type (float vs double), with items of another size or written by an item serializer
-// (type_mismatch), or whose values the object would not accept (invalid_value: what its
-// import_state rejects); std::bad_alloc. Unchanged on throw.
+/// Replaces `object` with the object saved in `in` by save(out, object) (capacity and options
+/// included): the same ranks, ties, handles and batches. O(N + item bytes), plus O(N log N) for
+/// the rank-based kinds. Throws per::checkpoint_error for a checkpoint that is truncated,
+/// corrupted, of another kind (another type: a rank-based sampler's into a proportional one, a
+/// buffer's into a sampler) or format version, saved from a sampler whose tree holds another
+/// value type (float vs double), with items of another size or written by an item serializer
+/// (type_mismatch), or whose values the object would not accept (invalid_value: what its
+/// import_state rejects); std::bad_alloc. Unchanged on throw.
 template <class Object, detail::if_checkpointable<Object> = 0>
 void load(std::istream& in, Object& object) {
     if constexpr (detail::checkpoint_traits<Object>::has_ring) {
@@ -786,11 +792,11 @@ void load(std::istream& in, Object& object) {
     }
 }
 
-// As above for a replay buffer saved with an item serializer: read_item(std::istream&) returns
-// the Item whose bytes write_item wrote, and must read exactly those bytes (else
-// per::checkpoint_error, invalid_value). It runs after the checksum and the framing were
-// verified, before import_state validates the values (so it may run on items whose checkpoint
-// is then refused). Whatever read_item throws propagates; the buffer is unchanged then too.
+/// As above for a replay buffer saved with an item serializer: read_item(std::istream&) returns
+/// the Item whose bytes write_item wrote, and must read exactly those bytes (else
+/// per::checkpoint_error, invalid_value). It runs after the checksum and the framing were
+/// verified, before import_state validates the values (so it may run on items whose checkpoint
+/// is then refused). Whatever read_item throws propagates; the buffer is unchanged then too.
 template <class Buffer, class ReadItem, detail::if_checkpointable<Buffer> = 0>
 void load(std::istream& in, Buffer& buffer, ReadItem read_item) {
     static_assert(detail::checkpoint_traits<Buffer>::has_ring,

@@ -12,35 +12,41 @@
 #include <utility>
 #include <vector>
 
-// The learner's side of DQN with prioritized replay, on plain arrays (no neural-network
-// library): TD targets, TD errors, the importance-weighted loss, its gradient with respect to
-// Q(s, a), and the new priorities. For a batch of B transitions (s_i, a_i, r_i, done_i, s'_i)
-// and A actions:
-//
-//   q_taken[i]                  = Q_online(s_i, a_i)                        B values
-//   q_next_target[i * A + a]    = Q_target(s'_i, a)                         B x A, row-major
-//   q_next_online[i * A + a]    = Q_online(s'_i, a)                         B x A, Double DQN
-//
-//   y_i        = r_i + gamma^n (1 - done_i) max_a Q_target(s'_i, a)                     DQN
-//   y_i        = r_i + gamma^n (1 - done_i) Q_target(s'_i, argmax_a Q_online(s'_i, a))   Double
-//   delta_i    = y_i - q_taken_i                                            TD error
-//   loss       = (1 / B) sum_i w_i L(delta_i)                               w: IS weights
-//   gradient_i = d loss / d q_taken_i = -(w_i / B) L'(delta_i)              y held constant
-//   priority_i = min(|delta_i|, clip)                                       for the buffer
-//
-// One call does it all (float or double; the weights may be the buffer's double weights).
-// With LibTorch and float tensors of B rows, autograd then carries the gradient into the
-// network:
-//
-//     auto result = per::dqn::td_loss(q_taken, q_next_target, rewards, dones, batch.weights(),
-//                                     per::dqn::td_loss_options{}.gamma(0.99));
-//     q_taken_tensor.backward(torch::from_blob(result.gradient.data(), {B}));
-//     buffer.update_priorities(batch.handles(), result.priorities); // epsilon added there
-//
-// The lower-level functions below write into caller storage and never allocate, for hot loops.
-// Every function validates all of its input before writing anything, and throws
-// std::invalid_argument naming the argument and its value, e.g.
-// "per::dqn::td_targets: gamma = 1.5 must be in [0, 1]"; outputs are then unchanged.
+/// @file
+/// The learner's side of DQN with prioritized replay, on plain arrays (no neural-network
+/// library): TD targets, TD errors, the importance-weighted loss, its gradient with respect to
+/// Q(s, a), and the new priorities. For a batch of B transitions (s_i, a_i, r_i, done_i, s'_i)
+/// and A actions:
+///
+///     q_taken[i]                  = Q_online(s_i, a_i)                        B values
+///     q_next_target[i * A + a]    = Q_target(s'_i, a)                         B x A, row-major
+///     q_next_online[i * A + a]    = Q_online(s'_i, a)                         B x A, Double DQN
+///
+///     y_i        = r_i + gamma^n (1 - done_i) max_a Q_target(s'_i, a)                     DQN
+///     y_i        = r_i + gamma^n (1 - done_i) Q_target(s'_i, argmax_a Q_online(s'_i, a))   Double
+///     delta_i    = y_i - q_taken_i                                            TD error
+///     loss       = (1 / B) sum_i w_i L(delta_i)                               w: IS weights
+///     gradient_i = d loss / d q_taken_i = -(w_i / B) L'(delta_i)              y held constant
+///     priority_i = min(|delta_i|, clip)                                       for the buffer
+///
+/// One call does it all (float or double; the weights may be the buffer's double weights).
+/// With LibTorch and float tensors of B rows, autograd then carries the gradient into the
+/// network:
+///
+///     auto result = per::dqn::td_loss(q_taken, q_next_target, rewards, dones, batch.weights(),
+///                                     per::dqn::td_loss_options{}.gamma(0.99));
+///     q_taken_tensor.backward(torch::from_blob(result.gradient.data(), {B}));
+///     buffer.update_priorities(batch.handles(), result.priorities); // epsilon added there
+///
+/// The lower-level functions below write into caller storage and never allocate, for hot loops.
+/// Every function validates all of its input before writing anything, and throws
+/// std::invalid_argument naming the argument and its value, e.g.
+/// "per::dqn::td_targets: gamma = 1.5 must be in [0, 1]"; outputs are then unchanged.
+///
+/// Every function comes in a float and a double overload: the Q-values, rewards, dones and
+/// outputs of one call share one scalar type (weights may be float or double). Computation is
+/// in double; float results are rounded once, when stored. Batch size B >= 1.
+
 namespace per::dqn {
 
 namespace detail {
@@ -51,8 +57,8 @@ using data_pointer_t = decltype(std::data(std::declval<Container&>()));
 template <class Container, class T, class = void>
 struct is_viewable_as : std::false_type {};
 
-// A container can be viewed as T values if std::data gives a pointer convertible to T* (so
-// float* fits const float*, but double* never fits float*) and std::size works.
+/// A container can be viewed as T values if std::data gives a pointer convertible to T* (so
+/// float* fits const float*, but double* never fits float*) and std::size works.
 template <class Container, class T>
 struct is_viewable_as<
     Container, T,
@@ -61,53 +67,70 @@ struct is_viewable_as<
 
 } // namespace detail
 
-// A non-owning view of `size` contiguous values, the C++17 stand-in for std::span<T>: inputs
-// are array_view<const T>, outputs array_view<T>. Built from a pointer and a size (e.g. a
-// LibTorch tensor's data_ptr<float>() and numel()) or implicitly from any contiguous container
-// with std::data and std::size: std::vector, std::array, C arrays, std::span, array_view.
-// The viewed storage must outlive the view. All members are O(1) and never throw;
-// operator[] does not check the index.
+/// A non-owning view of `size` contiguous values, the C++17 stand-in for std::span<T>: inputs
+/// are array_view<const T>, outputs array_view<T>. Built from a pointer and a size (e.g. a
+/// LibTorch tensor's data_ptr<float>() and numel()) or implicitly from any contiguous container
+/// with std::data and std::size: std::vector, std::array, C arrays, std::span, array_view.
+/// The viewed storage must outlive the view. All members are O(1) and never throw;
+/// operator[] does not check the index.
 template <class T>
 class array_view {
 public:
+    /// The type of the viewed values: const for inputs.
     using element_type = T;
+    /// The type of sizes and indices.
     using size_type = std::size_t;
 
+    /// An empty view: data() is null, size() is 0.
     constexpr array_view() noexcept = default;
+    /// Views the `size` values that start at `data`.
     constexpr array_view(T* data, size_type size) noexcept
         : m_data(data)
         , m_size(size) {}
+    /// Views all of `container`: std::data(container) and std::size(container).
     template <class Container,
               class = std::enable_if_t<detail::is_viewable_as<Container, T>::value>>
     constexpr array_view(Container&& container) noexcept
         : m_data(std::data(container))
         , m_size(std::size(container)) {}
 
+    /// The first viewed value (null for an empty default view).
     constexpr T* data() const noexcept { return m_data; }
+    /// The number of viewed values.
     constexpr size_type size() const noexcept { return m_size; }
+    /// True if size() is 0.
     constexpr bool empty() const noexcept { return m_size == 0; }
+    /// Value `index`; the index is not checked (index < size() is the caller's to ensure).
     constexpr T& operator[](size_type index) const noexcept { return m_data[index]; }
+    ///@{
+    /// The first value and one past the last, for range-for and the standard algorithms.
     constexpr T* begin() const noexcept { return m_data; }
     constexpr T* end() const noexcept { return m_data + m_size; }
+    ///@}
 
 private:
     T* m_data = nullptr;
     size_type m_size = 0;
 };
 
+/// `array_view view(container);` views the container's values as array_view<T>, or
+/// array_view<const T> for a const container.
 template <class Container>
 array_view(Container&) -> array_view<std::remove_pointer_t<detail::data_pointer_t<Container>>>;
 
-// The importance-sampling weights of a batch: float or double values, or none at all (every
-// weight is 1: uniform replay, or PER without the correction). Float and double are both
-// accepted so that a float network can pass the buffer's double weights (batch.weights()) as
-// they are. Built from a pointer and a size or implicitly from any contiguous container of
-// float or double; a default-constructed view (or no_weights) means "no weights", which is not
-// the same as an empty range (that one has size 0 and must match the batch like any other).
-// Non-owning; all members are O(1) and never throw; operator[] does not check the index.
+/// The importance-sampling weights of a batch: float or double values, or none at all (every
+/// weight is 1: uniform replay, or PER without the correction). Float and double are both
+/// accepted so that a float network can pass the buffer's double weights (batch.weights()) as
+/// they are. Built from a pointer and a size or implicitly from any contiguous container of
+/// float or double; a default-constructed view (or no_weights) means "no weights", which is not
+/// the same as an empty range (that one has size 0 and must match the batch like any other).
+/// Non-owning; all members are O(1) and never throw; operator[] does not check the index.
 class weights_view {
 public:
+    /// No weights: every weight is 1, as with no_weights.
     constexpr weights_view() noexcept = default;
+    ///@{
+    /// Views the `size` weights that start at `data`.
     constexpr weights_view(const float* data, std::size_t size) noexcept
         : m_floats(data)
         , m_size(size)
@@ -116,17 +139,19 @@ public:
         : m_doubles(data)
         , m_size(size)
         , m_has_weights(true) {}
+    ///@}
+    /// Views all of a contiguous container of float or double.
     template <class Container, class = std::enable_if_t<
                                    detail::is_viewable_as<const Container&, const float>::value ||
                                    detail::is_viewable_as<const Container&, const double>::value>>
     constexpr weights_view(const Container& container) noexcept
         : weights_view(std::data(container), std::size(container)) {}
 
-    // False for "no weights" (every weight is 1).
+    /// False for "no weights" (every weight is 1).
     constexpr bool has_weights() const noexcept { return m_has_weights; }
-    // The number of weights; 0 for "no weights".
+    /// The number of weights; 0 for "no weights".
     constexpr std::size_t size() const noexcept { return m_size; }
-    // Weight i as a double; 1 for "no weights", whatever i.
+    /// Weight i as a double; 1 for "no weights", whatever i.
     constexpr double operator[](std::size_t index) const noexcept {
         return m_doubles ? m_doubles[index] : m_floats ? static_cast<double>(m_floats[index]) : 1.0;
     }
@@ -138,80 +163,92 @@ private:
     bool m_has_weights = false;
 };
 
-// "No importance-sampling weights": every weight is 1.
+/// "No importance-sampling weights": every weight is 1.
 inline constexpr weights_view no_weights{};
 
-// The per-sample loss L(delta) applied to each TD error.
+/// The per-sample loss L(delta) applied to each TD error.
 enum class loss_kind {
-    // L(delta) = delta^2 / 2, L'(delta) = delta. With IS weights its gradient is the
-    // w_i delta_i of the PER paper's Algorithm 1.
+    /// L(delta) = delta^2 / 2, L'(delta) = delta. With IS weights its gradient is the
+    /// w_i delta_i of the PER paper's Algorithm 1.
     squared,
-    // Huber with threshold kappa: L(delta) = delta^2 / 2 for |delta| <= kappa, else
-    // kappa (|delta| - kappa / 2); L'(delta) = delta clamped to [-kappa, kappa]. Quadratic near
-    // 0, linear beyond kappa, continuous with its derivative at |delta| = kappa. With kappa = 1
-    // this is DQN's "TD error clipped to [-1, 1]" (the gradient is clipped, not the error), and
-    // PyTorch's HuberLoss(delta = kappa), which for kappa = 1 is also SmoothL1Loss().
+    /// Huber with threshold kappa: L(delta) = delta^2 / 2 for |delta| <= kappa, else
+    /// kappa (|delta| - kappa / 2); L'(delta) = delta clamped to [-kappa, kappa]. Quadratic near
+    /// 0, linear beyond kappa, continuous with its derivative at |delta| = kappa. With kappa = 1
+    /// this is DQN's "TD error clipped to [-1, 1]" (the gradient is clipped, not the error), and
+    /// PyTorch's HuberLoss(delta = kappa), which for kappa = 1 is also SmoothL1Loss().
     huber,
 };
 
-// The settings of td_loss. Setters return *this, so options read as one expression:
-//
-//     per::dqn::td_loss_options{}.gamma(0.99).n_step(3).loss(per::dqn::loss_kind::huber)
-//
-// Values are checked when td_loss uses them (through validate), so an invalid intermediate
-// value while chaining is harmless.
+/// The settings of td_loss. Setters return *this, so options read as one expression:
+///
+///     per::dqn::td_loss_options{}.gamma(0.99).n_step(3).loss(per::dqn::loss_kind::huber)
+///
+/// Values are checked when td_loss uses them (through validate), so an invalid intermediate
+/// value while chaining is harmless.
 class td_loss_options {
 public:
-    // Discount factor per step, in [0, 1]. Default 0.99.
+    ///@{
+    /// Discount factor per step, in [0, 1]. Default 0.99.
     double gamma() const noexcept { return m_gamma; }
     td_loss_options& gamma(double value) noexcept {
         m_gamma = value;
         return *this;
     }
+    ///@}
 
-    // Steps n of an n-step return, >= 1: the bootstrap is discounted by gamma^n, and the caller
-    // passes as rewards the discounted n-step sums r_t + gamma r_{t+1} + ... +
-    // gamma^(n-1) r_{t+n-1}, and as next Q-values those of the state n steps later (an episode
-    // that ends sooner: its shorter sum and done = 1). Default 1.
+    ///@{
+    /// Steps n of an n-step return, >= 1: the bootstrap is discounted by gamma^n, and the caller
+    /// passes as rewards the discounted n-step sums r_t + gamma r_{t+1} + ... +
+    /// gamma^(n-1) r_{t+n-1}, and as next Q-values those of the state n steps later (an episode
+    /// that ends sooner: its shorter sum and done = 1). Default 1.
     int n_step() const noexcept { return m_n_step; }
     td_loss_options& n_step(int value) noexcept {
         m_n_step = value;
         return *this;
     }
+    ///@}
 
-    // Default squared (0.5 delta^2).
+    ///@{
+    /// The per-sample loss L (see loss_kind). Default squared (0.5 delta^2).
     per::dqn::loss_kind loss() const noexcept { return m_loss; }
     td_loss_options& loss(per::dqn::loss_kind value) noexcept {
         m_loss = value;
         return *this;
     }
+    ///@}
 
-    // kappa of the Huber loss, > 0 (infinity makes it the squared loss). Default 1. Unused by
-    // the squared loss.
+    ///@{
+    /// kappa of the Huber loss, > 0 (infinity makes it the squared loss). Default 1. Unused by
+    /// the squared loss.
     double huber_threshold() const noexcept { return m_huber_threshold; }
     td_loss_options& huber_threshold(double value) noexcept {
         m_huber_threshold = value;
         return *this;
     }
+    ///@}
 
-    // Double DQN targets (the PER paper's Algorithm 1): the online network picks the next
-    // action, the target network values it. td_loss then needs q_next_online. Default false.
+    ///@{
+    /// Double DQN targets (the PER paper's Algorithm 1): the online network picks the next
+    /// action, the target network values it. td_loss then needs q_next_online. Default false.
     bool double_dqn() const noexcept { return m_double_dqn; }
     td_loss_options& double_dqn(bool value) noexcept {
         m_double_dqn = value;
         return *this;
     }
+    ///@}
 
-    // Priorities are |delta| clipped to [0, priority_clip], > 0; the PER paper's Atari runs
-    // clip TD errors to [-1, 1], i.e. priority_clip 1. Default infinity: no clipping.
+    ///@{
+    /// Priorities are |delta| clipped to [0, priority_clip], > 0; the PER paper's Atari runs
+    /// clip TD errors to [-1, 1], i.e. priority_clip 1. Default infinity: no clipping.
     double priority_clip() const noexcept { return m_priority_clip; }
     td_loss_options& priority_clip(double value) noexcept {
         m_priority_clip = value;
         return *this;
     }
+    ///@}
 
-    // O(1). Throws std::invalid_argument naming the first invalid option and its value; `where`
-    // names the caller in the message.
+    /// O(1). Throws std::invalid_argument naming the first invalid option and its value; `where`
+    /// names the caller in the message.
     void validate(const char* where) const;
 
 private:
@@ -223,14 +260,14 @@ private:
     double m_priority_clip = std::numeric_limits<double>::infinity();
 };
 
-// Everything td_loss computes for a batch of B transitions; each vector has B values.
+/// Everything td_loss computes for a batch of B transitions; each vector has B values.
 template <class T>
 struct loss_result {
-    T loss = 0;                // (1 / B) sum_i w_i L(delta_i)
-    std::vector<T> targets;    // y_i
-    std::vector<T> td_errors;  // delta_i = y_i - q_taken_i
-    std::vector<T> gradient;   // d loss / d q_taken_i = -(w_i / B) L'(delta_i)
-    std::vector<T> priorities; // min(|delta_i|, priority_clip): pass to update_priorities
+    T loss = 0;                ///< (1 / B) sum_i w_i L(delta_i)
+    std::vector<T> targets;    ///< y_i
+    std::vector<T> td_errors;  ///< delta_i = y_i - q_taken_i
+    std::vector<T> gradient;   ///< d loss / d q_taken_i = -(w_i / B) L'(delta_i)
+    std::vector<T> priorities; ///< min(|delta_i|, priority_clip): pass to update_priorities
 };
 
 namespace detail {
@@ -273,7 +310,7 @@ inline void check_clip(const char* where, const char* name, double clip) {
     }
 }
 
-// The batch size B is the size of the first per-sample range; a batch needs one sample.
+/// The batch size B is the size of the first per-sample range; a batch needs one sample.
 inline std::size_t check_batch(const char* where, const char* name, std::size_t size) {
     if (size == 0) {
         throw_invalid_argument(where, size_name(name).c_str(), size, "must be > 0 (empty batch)");
@@ -290,7 +327,7 @@ inline void check_size(const char* where, const char* name, std::size_t size,
     }
 }
 
-// A row-major B x A matrix of Q-values; returns A, the number of actions.
+/// A row-major B x A matrix of Q-values; returns A, the number of actions.
 inline std::size_t check_q_matrix(const char* where, const char* name, std::size_t size,
                                   const char* batch_name, std::size_t batch) {
     if (size == 0 || size % batch != 0) {
@@ -339,7 +376,7 @@ inline void check_weights(const char* where, weights_view weights, std::size_t b
 // --- The arithmetic, on validated input. Intermediates are double, so float inputs are rounded
 // --- once, when the result is stored.
 
-// The first index of the largest value: ties go to the lowest action index.
+/// The first index of the largest value: ties go to the lowest action index.
 template <class T>
 std::size_t argmax(const T* row, std::size_t num_actions) {
     std::size_t best = 0;
@@ -351,8 +388,8 @@ std::size_t argmax(const T* row, std::size_t num_actions) {
     return best;
 }
 
-// q_next_online is null for vanilla DQN: the target network then both picks and values the
-// next action.
+/// q_next_online is null for vanilla DQN: the target network then both picks and values the
+/// next action.
 template <class T>
 void write_targets(array_view<const T> rewards, array_view<const T> dones,
                    array_view<const T> q_next_target, const T* q_next_online, double gamma,
@@ -386,7 +423,7 @@ inline double element_loss(double delta, loss_kind kind, double huber_threshold)
     return huber_threshold * (magnitude - 0.5 * huber_threshold);
 }
 
-// dL / d delta.
+/// dL / d delta.
 inline double element_loss_derivative(double delta, loss_kind kind, double huber_threshold) {
     if (kind == loss_kind::squared || std::fabs(delta) <= huber_threshold) {
         return delta;
@@ -404,7 +441,7 @@ double mean_weighted_loss(array_view<const T> td_errors, weights_view weights, l
     return sum / static_cast<double>(td_errors.size());
 }
 
-// delta = y - q, so d loss / d q = -(w / B) dL / d delta.
+/// delta = y - q, so d loss / d q = -(w / B) dL / d delta.
 template <class T>
 void write_gradient(array_view<const T> td_errors, weights_view weights, loss_kind kind,
                     double huber_threshold, array_view<T> gradient) {
@@ -547,18 +584,15 @@ inline void td_loss_options::validate(const char* where) const {
     detail::check_clip(where, "priority_clip", m_priority_clip);
 }
 
-// Every function below comes in a float and a double overload: the Q-values, rewards, dones
-// and outputs of one call share one scalar type (weights may be float or double). Computation
-// is in double; float results are rounded once, when stored. Batch size B >= 1.
-
-// O(B A). Vanilla DQN targets y_i = r_i + gamma^n (1 - done_i) max_a q_next_target[i * A + a],
-// written to targets. A = q_next_target.size() / B. dones are 0 or 1: a terminal transition
-// (1) does not bootstrap; an episode cut by a time limit is not terminal (pass 0). For n-step
-// returns see td_loss_options::n_step. targets may be the rewards or dones range itself.
-// Throws std::invalid_argument if gamma is outside [0, 1], n_step < 1, rewards is empty,
-// dones or targets differ in size from rewards, q_next_target.size() is not a non-zero
-// multiple of B, a reward or Q-value is not finite, or a done flag is not 0 or 1.
-// targets is unchanged on throw.
+///@{
+/// O(B A). Vanilla DQN targets y_i = r_i + gamma^n (1 - done_i) max_a q_next_target[i * A + a],
+/// written to targets. A = q_next_target.size() / B. dones are 0 or 1: a terminal transition
+/// (1) does not bootstrap; an episode cut by a time limit is not terminal (pass 0). For n-step
+/// returns see td_loss_options::n_step. targets may be the rewards or dones range itself.
+/// Throws std::invalid_argument if gamma is outside [0, 1], n_step < 1, rewards is empty,
+/// dones or targets differ in size from rewards, q_next_target.size() is not a non-zero
+/// multiple of B, a reward or Q-value is not finite, or a done flag is not 0 or 1.
+/// targets is unchanged on throw.
 inline void td_targets(array_view<const float> rewards, array_view<const float> dones,
                        array_view<const float> q_next_target, array_view<float> targets,
                        double gamma, int n_step = 1) {
@@ -571,12 +605,14 @@ inline void td_targets(array_view<const double> rewards, array_view<const double
     detail::td_targets<double>("per::dqn::td_targets", rewards, dones, q_next_target, nullptr,
                                targets, gamma, n_step);
 }
+///@}
 
-// O(B A). Double DQN targets y_i = r_i + gamma^n (1 - done_i) q_next_target[i * A + a*], where
-// a* = argmax_a q_next_online[i * A + a] is chosen by the online network; among equal values
-// the lowest action index wins (as torch.argmax and numpy.argmax do). Otherwise as
-// td_targets, and throws as td_targets does, also if q_next_online differs in size from
-// q_next_target or holds a value that is not finite. targets is unchanged on throw.
+///@{
+/// O(B A). Double DQN targets y_i = r_i + gamma^n (1 - done_i) q_next_target[i * A + a*], where
+/// a* = argmax_a q_next_online[i * A + a] is chosen by the online network; among equal values
+/// the lowest action index wins (as torch.argmax and numpy.argmax do). Otherwise as
+/// td_targets, and throws as td_targets does, also if q_next_online differs in size from
+/// q_next_target or holds a value that is not finite. targets is unchanged on throw.
 inline void double_dqn_td_targets(array_view<const float> rewards, array_view<const float> dones,
                                   array_view<const float> q_next_online,
                                   array_view<const float> q_next_target, array_view<float> targets,
@@ -591,11 +627,13 @@ inline void double_dqn_td_targets(array_view<const double> rewards, array_view<c
     detail::td_targets<double>("per::dqn::double_dqn_td_targets", rewards, dones, q_next_target,
                                &q_next_online, targets, gamma, n_step);
 }
+///@}
 
-// O(B). TD errors delta_i = targets[i] - q_taken[i], written to td_errors (which may be the
-// targets or q_taken range itself). Throws std::invalid_argument if targets is empty, q_taken
-// or td_errors differ in size from it, or a value is not finite. td_errors is unchanged on
-// throw.
+///@{
+/// O(B). TD errors delta_i = targets[i] - q_taken[i], written to td_errors (which may be the
+/// targets or q_taken range itself). Throws std::invalid_argument if targets is empty, q_taken
+/// or td_errors differ in size from it, or a value is not finite. td_errors is unchanged on
+/// throw.
 inline void td_errors(array_view<const float> targets, array_view<const float> q_taken,
                       array_view<float> td_errors) {
     detail::td_errors<float>(targets, q_taken, td_errors);
@@ -604,12 +642,14 @@ inline void td_errors(array_view<const double> targets, array_view<const double>
                       array_view<double> td_errors) {
     detail::td_errors<double>(targets, q_taken, td_errors);
 }
+///@}
 
-// O(B). The importance-weighted mean loss (1 / B) sum_i w_i L(delta_i), with L chosen by kind
-// (huber_threshold is kappa, used by the Huber loss only). Pass no_weights (or {}) for
-// weights of 1. Throws std::invalid_argument if kind is not a loss_kind, the Huber threshold is
-// not > 0, td_errors is empty, weights are given and differ in size from it, a TD error is not
-// finite, or a weight is negative or not finite.
+///@{
+/// O(B). The importance-weighted mean loss (1 / B) sum_i w_i L(delta_i), with L chosen by kind
+/// (huber_threshold is kappa, used by the Huber loss only). Pass no_weights (or {}) for
+/// weights of 1. Throws std::invalid_argument if kind is not a loss_kind, the Huber threshold is
+/// not > 0, td_errors is empty, weights are given and differ in size from it, a TD error is not
+/// finite, or a weight is negative or not finite.
 inline float weighted_loss(array_view<const float> td_errors, weights_view weights = no_weights,
                            loss_kind kind = loss_kind::squared, double huber_threshold = 1.0) {
     return detail::weighted_loss<float>(td_errors, weights, kind, huber_threshold);
@@ -618,14 +658,16 @@ inline double weighted_loss(array_view<const double> td_errors, weights_view wei
                             loss_kind kind = loss_kind::squared, double huber_threshold = 1.0) {
     return detail::weighted_loss<double>(td_errors, weights, kind, huber_threshold);
 }
+///@}
 
-// O(B). The gradient of weighted_loss with respect to each q_taken_i, with the targets held
-// constant: since delta_i = y_i - q_taken_i, gradient[i] = -(w_i / B) L'(delta_i). This is
-// what autograd would back-propagate from the loss into Q(s_i, a_i): in LibTorch,
-// q_taken.backward(gradient) then gives the network's parameter gradients. (-B gradient[i] is
-// the w_i delta_i that the PER paper's Algorithm 1 accumulates, for the squared loss.)
-// gradient may be the td_errors range itself. Throws as weighted_loss does, also if gradient
-// differs in size from td_errors. gradient is unchanged on throw.
+///@{
+/// O(B). The gradient of weighted_loss with respect to each q_taken_i, with the targets held
+/// constant: since delta_i = y_i - q_taken_i, gradient[i] = -(w_i / B) L'(delta_i). This is
+/// what autograd would back-propagate from the loss into Q(s_i, a_i): in LibTorch,
+/// q_taken.backward(gradient) then gives the network's parameter gradients. (-B gradient[i] is
+/// the w_i delta_i that the PER paper's Algorithm 1 accumulates, for the squared loss.)
+/// gradient may be the td_errors range itself. Throws as weighted_loss does, also if gradient
+/// differs in size from td_errors. gradient is unchanged on throw.
 inline void loss_gradient(array_view<const float> td_errors, weights_view weights,
                           array_view<float> gradient, loss_kind kind = loss_kind::squared,
                           double huber_threshold = 1.0) {
@@ -636,11 +678,13 @@ inline void loss_gradient(array_view<const double> td_errors, weights_view weigh
                           double huber_threshold = 1.0) {
     detail::loss_gradient<double>(td_errors, weights, gradient, kind, huber_threshold);
 }
+///@}
 
-// O(B). New priorities min(|delta_i|, clip) for the buffer's update_priorities (which adds
-// its epsilon). Default clip: infinity, i.e. none. priorities may be the td_errors range
-// itself. Throws std::invalid_argument if clip is not > 0, td_errors is empty, priorities
-// differs in size from it, or a TD error is not finite. priorities is unchanged on throw.
+///@{
+/// O(B). New priorities min(|delta_i|, clip) for the buffer's update_priorities (which adds
+/// its epsilon). Default clip: infinity, i.e. none. priorities may be the td_errors range
+/// itself. Throws std::invalid_argument if clip is not > 0, td_errors is empty, priorities
+/// differs in size from it, or a TD error is not finite. priorities is unchanged on throw.
 inline void priorities_from_td_errors(array_view<const float> td_errors,
                                       array_view<float> priorities,
                                       double clip = std::numeric_limits<double>::infinity()) {
@@ -651,18 +695,20 @@ inline void priorities_from_td_errors(array_view<const double> td_errors,
                                       double clip = std::numeric_limits<double>::infinity()) {
     detail::priorities_from_td_errors<double>(td_errors, priorities, clip);
 }
+///@}
 
-// O(B A) time, O(B) memory. The whole learner step of one batch: targets (DQN, or Double DQN
-// when options.double_dqn() is set, which then needs q_next_online of the same size as
-// q_next_target), TD errors, the weighted loss, its gradient with respect to q_taken, and the
-// priorities; see the functions above for each formula and loss_result for the fields. The
-// batch size B is q_taken.size(). Results equal those of the lower-level functions composed.
-// Throws std::invalid_argument, naming the argument and its value, if an option is invalid
-// (td_loss_options::validate), q_taken is empty, rewards or dones differ in size from it,
-// q_next_target.size() is not a non-zero multiple of B, q_next_online is missing or of the
-// wrong size with double_dqn, or given without it, weights are given and differ in size from
-// B, any input value is not finite, a done flag is not 0 or 1, or a weight is negative; and
-// std::bad_alloc if memory runs out. Inputs are never modified.
+///@{
+/// O(B A) time, O(B) memory. The whole learner step of one batch: targets (DQN, or Double DQN
+/// when options.double_dqn() is set, which then needs q_next_online of the same size as
+/// q_next_target), TD errors, the weighted loss, its gradient with respect to q_taken, and the
+/// priorities; see the functions above for each formula and loss_result for the fields. The
+/// batch size B is q_taken.size(). Results equal those of the lower-level functions composed.
+/// Throws std::invalid_argument, naming the argument and its value, if an option is invalid
+/// (td_loss_options::validate), q_taken is empty, rewards or dones differ in size from it,
+/// q_next_target.size() is not a non-zero multiple of B, q_next_online is missing or of the
+/// wrong size with double_dqn, or given without it, weights are given and differ in size from
+/// B, any input value is not finite, a done flag is not 0 or 1, or a weight is negative; and
+/// std::bad_alloc if memory runs out. Inputs are never modified.
 inline loss_result<float> td_loss(array_view<const float> q_taken,
                                   array_view<const float> q_next_target,
                                   array_view<const float> rewards, array_view<const float> dones,
@@ -681,6 +727,7 @@ inline loss_result<double> td_loss(array_view<const double> q_taken,
     return detail::td_loss<double>(q_taken, q_next_target, rewards, dones, weights, options,
                                    q_next_online);
 }
+///@}
 
 } // namespace per::dqn
 

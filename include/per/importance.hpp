@@ -9,22 +9,27 @@
 #include <string>
 #include <vector>
 
-// Importance-sampling weights on their own, for samplers of any kind: an item drawn with
-// probability P(i) out of N items gets w_i = (N P(i))^-beta, which undoes the bias of the
-// non-uniform sampling fully at beta = 1 and not at all at beta = 0.
+/// @file
+/// Importance-sampling weights on their own, for samplers of any kind: an item drawn with
+/// probability P(i) out of N items gets w_i = (N P(i))^-beta, which undoes the bias of the
+/// non-uniform sampling fully at beta = 1 and not at all at beta = 0.
 
 namespace per {
 
-// How importance-sampling weights are scaled. The paper scales by 1 / max w so that weights
-// only ever shrink updates, without saying over which set the max is taken.
-// - global_max: divide by the largest weight any present item could get, i.e. the weight of
-//   the item with the smallest non-zero probability (OpenAI baselines; needs the minimum
-//   probability, which prioritized_sampler keeps in a min tree). Weights are in (0, 1] and a
-//   given item's weight does not depend on what else was drawn with it.
-// - batch_max: divide by the largest weight in the batch (tutorials 1 and 3). The largest
-//   weight of every batch is exactly 1.
-// - none: (N P(i))^-beta as is (tutorial 2); weights can exceed 1.
-enum class weight_normalization { global_max, batch_max, none };
+/// How importance-sampling weights are scaled. The paper scales by 1 / max w so that weights
+/// only ever shrink updates, without saying over which set the max is taken.
+enum class weight_normalization {
+    /// Divide by the largest weight any present item could get, i.e. the weight of the item
+    /// with the smallest non-zero probability (OpenAI baselines; needs the minimum probability,
+    /// which prioritized_sampler keeps in a min tree). Weights are in (0, 1] and a given item's
+    /// weight does not depend on what else was drawn with it.
+    global_max,
+    /// Divide by the largest weight in the batch (tutorials 1 and 3). The largest weight of
+    /// every batch is exactly 1.
+    batch_max,
+    /// (N P(i))^-beta as is (tutorial 2); weights can exceed 1.
+    none,
+};
 
 namespace detail {
 
@@ -44,12 +49,12 @@ inline std::string indexed(const char* name, std::size_t index) {
     return std::string(name) + "[" + std::to_string(index) + "]";
 }
 
-// The computation behind importance_weights, on sampling weights rather than probabilities:
-// values[k] is the k-th draw's sampling weight (P_k times `total`, the sum over all present
-// items) and min_value the smallest non-zero sampling weight of any present item. The samplers
-// call it with their tree's values, whose ratios cannot underflow where a probability of a
-// tiny weight against a huge total could. No validation (callers checked their inputs);
-// `weights` may alias `values`. O(count).
+/// The computation behind importance_weights, on sampling weights rather than probabilities:
+/// values[k] is the k-th draw's sampling weight (P_k times `total`, the sum over all present
+/// items) and min_value the smallest non-zero sampling weight of any present item. The samplers
+/// call it with their tree's values, whose ratios cannot underflow where a probability of a
+/// tiny weight against a huge total could. No validation (callers checked their inputs);
+/// `weights` may alias `values`. O(count).
 inline void importance_weights_from_values(const double* values, std::size_t count, double total,
                                            std::size_t item_count, double beta,
                                            weight_normalization normalization, double min_value,
@@ -73,11 +78,11 @@ inline void importance_weights_from_values(const double* values, std::size_t cou
 
 } // namespace detail
 
-// The unnormalized weight (N P)^-beta of an item drawn with probability `probability` out of
-// `item_count` items. O(1). It overflows to +infinity only if N P < 1 / DBL_MAX (about
-// 5.6e-309); the normalized weights of importance_weights never overflow.
-// Throws std::invalid_argument if probability is not in (0, 1], item_count is 0, or beta is
-// not in [0, 1].
+/// The unnormalized weight (N P)^-beta of an item drawn with probability `probability` out of
+/// `item_count` items. O(1). It overflows to +infinity only if N P < 1 / DBL_MAX (about
+/// 5.6e-309); the normalized weights of importance_weights never overflow.
+/// Throws std::invalid_argument if probability is not in (0, 1], item_count is 0, or beta is
+/// not in [0, 1].
 inline double importance_weight(double probability, std::size_t item_count, double beta) {
     static constexpr const char* where = "per::importance_weight";
     detail::check_probability(where, "probability", probability);
@@ -88,23 +93,24 @@ inline double importance_weight(double probability, std::size_t item_count, doub
     return std::pow(static_cast<double>(item_count) * probability, -beta);
 }
 
-// Writes the importance-sampling weights of `count` draws, given the probabilities with which
-// they were drawn out of `item_count` items, normalized as `normalization` says:
-// - global_max: (min_probability / P_i)^beta, where min_probability is the smallest non-zero
-//   probability of any present item (not only of this batch). This equals
-//   (N P_i)^-beta / (N P_min)^-beta, needs one pow per weight and does not depend on N.
-// - batch_max: (P_min_batch / P_i)^beta, with P_min_batch the smallest probability in the batch.
-// - none: (N P_i)^-beta.
-// Identities that hold exactly: beta = 0 gives all ones; with batch_max the weight of the
-// least likely draw is 1; with global_max and beta = 1 the weights are min_probability / P_i.
-// `weights` may be the same array as `probabilities` (in place). count = 0 writes nothing.
-// O(count).
-// min_probability is only read for global_max; it must then be in (0, 1] and <= every
-// probability of the batch.
-// Throws std::invalid_argument, naming the argument and value, if count > 0 and a pointer is
-// null, a probability is not in (0, 1], item_count is 0, beta is not in [0, 1], normalization
-// is not an enumerator, or min_probability is invalid. Every input is checked before the first
-// write: `weights` is untouched when this throws.
+/// Writes the importance-sampling weights of `count` draws, given the probabilities with which
+/// they were drawn out of `item_count` items, normalized as `normalization` says:
+/// - global_max: (min_probability / P_i)^beta, where min_probability is the smallest non-zero
+///   probability of any present item (not only of this batch). This equals
+///   (N P_i)^-beta / (N P_min)^-beta, needs one pow per weight and does not depend on N.
+/// - batch_max: (P_min_batch / P_i)^beta, with P_min_batch the smallest probability in the batch.
+/// - none: (N P_i)^-beta.
+///
+/// Identities that hold exactly: beta = 0 gives all ones; with batch_max the weight of the
+/// least likely draw is 1; with global_max and beta = 1 the weights are min_probability / P_i.
+/// `weights` may be the same array as `probabilities` (in place). count = 0 writes nothing.
+/// O(count).
+/// min_probability is only read for global_max; it must then be in (0, 1] and <= every
+/// probability of the batch.
+/// Throws std::invalid_argument, naming the argument and value, if count > 0 and a pointer is
+/// null, a probability is not in (0, 1], item_count is 0, beta is not in [0, 1], normalization
+/// is not an enumerator, or min_probability is invalid. Every input is checked before the first
+/// write: `weights` is untouched when this throws.
 inline void importance_weights(const double* probabilities, std::size_t count,
                                std::size_t item_count, double beta,
                                weight_normalization normalization, double min_probability,
@@ -156,8 +162,8 @@ inline void importance_weights(const double* probabilities, std::size_t count,
                                            normalization, min_probability, weights);
 }
 
-// As above, returning the weights of all of `probabilities` in a new vector.
-// Also throws std::bad_alloc if memory runs out.
+/// As the pointer overload above, returning the weights of all of `probabilities` in a new vector.
+/// Also throws std::bad_alloc if memory runs out.
 inline std::vector<double> importance_weights(const std::vector<double>& probabilities,
                                               std::size_t item_count, double beta,
                                               weight_normalization normalization,

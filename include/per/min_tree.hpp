@@ -12,56 +12,64 @@
 #include <string>
 #include <vector>
 
+/// @file
+/// per::min_tree, the minimum over a fixed set of slots.
+
 namespace per {
 
-// A min tree over `capacity` slots: set a slot in O(log N), read the minimum over all slots in
-// O(1). An empty slot holds +infinity, so min() is the minimum over the slots in use, and
-// +infinity when none is. Prioritized replay keeps the smallest non-zero priority here to
-// normalize importance-sampling weights by the largest weight any stored item could get.
-//
-// Same layout as sum_tree (Fanout children per cache-line node, levels top-down); the minimum
-// is exact (no rounding is involved in taking a minimum).
-//
-// Exceptions: members that take user input validate it first and throw std::invalid_argument or
-// std::out_of_range naming the argument and its value; the tree is then unchanged.
+/// A min tree over `capacity` slots: set a slot in O(log N), read the minimum over all slots in
+/// O(1). An empty slot holds +infinity, so min() is the minimum over the slots in use, and
+/// +infinity when none is. Prioritized replay keeps the smallest non-zero priority here to
+/// normalize importance-sampling weights by the largest weight any stored item could get.
+///
+/// Same layout as sum_tree (Fanout children per cache-line node, levels top-down); the minimum
+/// is exact (no rounding is involved in taking a minimum).
+///
+/// Exceptions: members that take user input validate it first and throw std::invalid_argument or
+/// std::out_of_range naming the argument and its value; the tree is then unchanged.
 template <class T = double, std::size_t Fanout = detail::cache_line_fanout<T>>
 class min_tree {
     using core = detail::kary_tree<T, Fanout, detail::min_reduce<T>>;
 
 public:
+    /// The type of the slot values.
     using value_type = T;
+    /// The type of indices and sizes.
     using size_type = std::size_t;
 
+    /// The number of children per node.
     static constexpr size_type fanout = Fanout;
 
-    // O(N). A tree of `capacity` empty slots. Throws std::invalid_argument if capacity is 0,
-    // std::length_error if it exceeds max_capacity(), std::bad_alloc if memory runs out.
+    /// O(N). A tree of `capacity` empty slots. Throws std::invalid_argument if capacity is 0,
+    /// std::length_error if it exceeds max_capacity(), std::bad_alloc if memory runs out.
     explicit min_tree(size_type capacity)
         : m_tree(checked_capacity(capacity)) {}
 
+    /// The largest capacity the index arithmetic supports (memory runs out long before).
     static constexpr size_type max_capacity() noexcept { return core::max_capacity(); }
 
+    /// The number of slots, fixed at construction.
     size_type capacity() const noexcept { return m_tree.capacity(); }
 
-    // O(1). The smallest value over all slots; +infinity if every slot is empty.
+    /// O(1). The smallest value over all slots; +infinity if every slot is empty.
     T min() const noexcept { return m_tree.root(); }
 
-    // O(1). The value in slot `index` (+infinity if empty). Throws std::out_of_range if
-    // index >= capacity().
+    /// O(1). The value in slot `index` (+infinity if empty). Throws std::out_of_range if
+    /// index >= capacity().
     T get(size_type index) const {
         check_index("per::min_tree::get", index);
         return m_tree.leaf(index);
     }
 
-    // get without the bounds check, for callers that know the index is in range (the samplers).
-    // Precondition: index < capacity() (checked by PER_ASSERT).
+    /// get without the bounds check, for callers that know the index is in range (the samplers).
+    /// Precondition: index < capacity() (checked by PER_ASSERT).
     T get_unchecked(size_type index) const noexcept {
         PER_ASSERT(index < capacity());
         return m_tree.leaf(index);
     }
 
-    // O(Fanout * log_Fanout N). Throws std::out_of_range if index >= capacity(),
-    // std::invalid_argument if value is NaN. Setting +infinity empties the slot.
+    /// O(Fanout * log_Fanout N). Throws std::out_of_range if index >= capacity(),
+    /// std::invalid_argument if value is NaN. Setting +infinity empties the slot.
     void set(size_type index, T value) {
         check_index("per::min_tree::set", index);
         if (std::isnan(value)) {
@@ -70,30 +78,30 @@ public:
         m_tree.set(index, value);
     }
 
-    // O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
-    // lines that set(index) will touch. Does nothing if index >= capacity().
+    /// O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
+    /// lines that set(index) will touch. Does nothing if index >= capacity().
     void prefetch_path(size_type index) const noexcept {
         if (index < capacity()) {
             m_tree.prefetch_path(index);
         }
     }
 
-    // O(Fanout * log_Fanout N). Empties slot `index`. Throws std::out_of_range if
-    // index >= capacity().
+    /// O(Fanout * log_Fanout N). Empties slot `index`. Throws std::out_of_range if
+    /// index >= capacity().
     void reset(size_type index) {
         check_index("per::min_tree::reset", index);
         m_tree.set(index, std::numeric_limits<T>::infinity());
     }
 
-    // set without validation. Precondition: index < capacity(), value not NaN (PER_ASSERT).
+    /// set without validation. Precondition: index < capacity(), value not NaN (PER_ASSERT).
     void set_unchecked(size_type index, T value) noexcept {
         PER_ASSERT(index < capacity() && !std::isnan(value));
         m_tree.set(index, value);
     }
 
-    // O(N). Slots 0..count-1 take the values of [first, last) (converted to T), the rest are
-    // emptied. Throws std::invalid_argument if the range holds more than capacity() values or a
-    // NaN (the message gives its position); the tree is then unchanged.
+    /// O(N). Slots 0..count-1 take the values of [first, last) (converted to T), the rest are
+    /// emptied. Throws std::invalid_argument if the range holds more than capacity() values or a
+    /// NaN (the message gives its position); the tree is then unchanged.
     template <class InputIterator>
     void assign(InputIterator first, InputIterator last) {
         std::vector<T> values;
@@ -116,10 +124,10 @@ public:
         m_tree.swap(staged);
     }
 
-    // O(N). Empties every slot.
+    /// O(N). Empties every slot.
     void clear() noexcept { m_tree.clear(); }
 
-    // Bytes of heap storage the tree uses.
+    /// Bytes of heap storage the tree uses.
     size_type memory_bytes() const noexcept { return m_tree.memory_bytes(); }
 
 private:

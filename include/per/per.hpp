@@ -1,6 +1,9 @@
 #ifndef PER_PER_HPP
 #define PER_PER_HPP
 
+/// @file
+/// The umbrella header: the library's core in one include.
+
 // The library's core in one include: the data structures, the samplers, the replay buffers,
 // importance sampling and the schedules. Each header below also works on its own, for code that
 // wants only a part (e.g. <per/sum_tree.hpp> for the data structure alone).

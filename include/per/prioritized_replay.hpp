@@ -1,6 +1,9 @@
 #ifndef PER_PRIORITIZED_REPLAY_HPP
 #define PER_PRIORITIZED_REPLAY_HPP
 
+/// @file
+/// prioritized_replay<Item, Sampler>: the replay buffer, proportional by default.
+
 #include "prioritized_sampler.hpp"
 #include "replay_buffer.hpp"
 

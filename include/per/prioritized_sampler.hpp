@@ -1,6 +1,10 @@
 #ifndef PER_PRIORITIZED_SAMPLER_HPP
 #define PER_PRIORITIZED_SAMPLER_HPP
 
+/// @file
+/// proportional_index and the proportional samplers (prioritized_sampler,
+/// basic_prioritized_sampler).
+
 #include "basic_sampler.hpp"
 #include "detail/assert.hpp"
 #include "detail/error.hpp"
@@ -139,11 +143,11 @@ public:
 
     /// What set_alpha installs: the trees rebuilt for the new exponent, and its limit.
     struct alpha_change {
-        double alpha;
-        double limit;
-        SumTree sums;
-        min_tree<value_type, SumTree::fanout> mins;
-        size_type sampleable;
+        double alpha;                               ///< the new exponent
+        double limit;                               ///< its priority limit
+        SumTree sums;                               ///< the weights for it
+        min_tree<value_type, SumTree::fanout> mins; ///< their block minima
+        size_type sampleable;                       ///< slots with a weight > 0
     };
 
     /// O(N). Throws std::invalid_argument if alpha is negative or not finite, or so large that

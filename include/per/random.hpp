@@ -4,17 +4,18 @@
 #include <cstdint>
 #include <limits>
 
-// Uniform random numbers from any UniformRandomBitGenerator, computed by our own code rather
-// than std::uniform_real_distribution (whose algorithm differs between standard libraries), so
-// that the same engine state gives the same numbers on every platform. The samplers draw with
-// uniform_unit; programs that want their own randomness to be as reproducible (the examples'
-// environments and exploration) use the same two functions.
+/// @file
+/// Uniform random numbers from any UniformRandomBitGenerator, computed by our own code rather
+/// than std::uniform_real_distribution (whose algorithm differs between standard libraries), so
+/// that the same engine state gives the same numbers on every platform. The samplers draw with
+/// uniform_unit; programs that want their own randomness to be as reproducible (the examples'
+/// environments and exploration) use the same two functions.
 
 namespace per {
 
 namespace detail {
 
-// Number of whole random bits one call of G yields: floor(log2(max - min + 1)).
+/// Number of whole random bits one call of G yields: floor(log2(max - min + 1)).
 template <class Generator>
 constexpr int bits_per_call() noexcept {
     constexpr std::uint64_t range =
@@ -29,9 +30,9 @@ constexpr int bits_per_call() noexcept {
     return bits;
 }
 
-// `Bits` (<= 64) uniformly random bits, taken from the top of each draw. When the generator's range
-// is not a power of two (std::minstd_rand, say), values above the largest power of two are rejected
-// and drawn again.
+/// `Bits` (<= 64) uniformly random bits, taken from the top of each draw. When the generator's
+/// range is not a power of two (std::minstd_rand, say), values above the largest power of two are
+/// rejected and drawn again.
 template <int Bits, class Generator>
 std::uint64_t random_bits(Generator& generator) {
     static_assert(Bits > 0 && Bits <= 64, "Bits must be in [1, 64]");

@@ -1,6 +1,9 @@
 #ifndef PER_RANK_BASED_HPP
 #define PER_RANK_BASED_HPP
 
+/// @file
+/// rank_based_replay<Item>: the replay buffer with rank-based prioritization.
+
 #include "rank_based_sampler.hpp"
 #include "replay_buffer.hpp"
 

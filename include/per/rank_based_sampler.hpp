@@ -1,6 +1,9 @@
 #ifndef PER_RANK_BASED_SAMPLER_HPP
 #define PER_RANK_BASED_SAMPLER_HPP
 
+/// @file
+/// rank_index and rank_based_sampler: rank-based prioritization with exact ranks.
+
 #include "basic_sampler.hpp"
 #include "detail/assert.hpp"
 #include "detail/error.hpp"
@@ -154,8 +157,8 @@ public:
 
     /// What set_alpha installs: the rank weights for the new exponent.
     struct alpha_change {
-        double alpha;
-        weight_tree_type weights;
+        double alpha;             ///< the new exponent
+        weight_tree_type weights; ///< the rank weights for it
     };
     /// O(C). Throws std::invalid_argument if alpha is negative, not finite, or so large that
     /// capacity^-alpha is not a normal double; std::bad_alloc. Changes nothing.

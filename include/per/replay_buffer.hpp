@@ -1,6 +1,9 @@
 #ifndef PER_REPLAY_BUFFER_HPP
 #define PER_REPLAY_BUFFER_HPP
 
+/// @file
+/// replay_buffer<Item, Sampler>: a ring of items plus any Sampler.
+
 #include "detail/error.hpp"
 #include "detail/sampler_requirements.hpp"
 #include "detail/state_validation.hpp"
@@ -202,7 +205,7 @@ public:
     /// stamps (rank-based) growing along the ring from its oldest slot; std::bad_alloc and what
     /// moving an Item throws (while reserving the storage). Unchanged on throw.
     void import_state(replay_state<Item> state) {
-        static const std::string where = std::string(name) + "::import_state";
+        const std::string where = std::string(name) + "::import_state";
         static_assert(std::is_nothrow_move_assignable_v<Sampler>,
                       "import_state replaces the sampler by a noexcept move (strong guarantee)");
         Sampler sampler(1); // a placeholder: import_state replaces its capacity and options

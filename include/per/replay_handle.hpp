@@ -1,6 +1,9 @@
 #ifndef PER_REPLAY_HANDLE_HPP
 #define PER_REPLAY_HANDLE_HPP
 
+/// @file
+/// replay_handle: one occupancy of a slot (slot + generation).
+
 #include <cstddef>
 #include <cstdint>
 

@@ -1,6 +1,9 @@
 #ifndef PER_SAMPLE_BATCH_HPP
 #define PER_SAMPLE_BATCH_HPP
 
+/// @file
+/// sample_batch: the handles, slots, IS weights and probabilities of one sample.
+
 #include "replay_handle.hpp"
 
 #include <cstddef>

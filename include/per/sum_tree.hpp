@@ -4,128 +4,135 @@
 #include "detail/assert.hpp"
 #include "detail/error.hpp"
 #include "detail/kary_tree.hpp"
+#include "detail/prefetch.hpp"
 #include "detail/simd.hpp"
 
 #include <cmath>
 #include <cstddef>
-#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+/// @file
+/// per::sum_tree, the data structure under proportional prioritized replay.
+
 namespace per {
 
-// A sum tree ("segment tree of sums") over `capacity` non-negative leaves: set a leaf in
-// O(log N), read the total in O(1), and find the leaf whose cumulative interval contains a
-// prefix value u in O(log N). Sampling a leaf with probability value / total() is
-// find_prefix(total() * U) with U uniform in [0, 1): the core of prioritized replay.
-//
-// T is float or double. Each node holds Fanout children in one cache line by default
-// (8 doubles or 16 floats), so a search touches log_Fanout(N) + 1 lines instead of log2(N):
-// 7 instead of 20 at N = 2^20. Inner nodes keep, beside the children's sums, a second line of
-// their exclusive running sums (the sum of the children before each child), so that choosing
-// a child is a few SIMD compares and a count (see detail/simd.hpp: SSE2 on every x86-64, AVX2
-// when the build enables it, a portable loop elsewhere), and making u relative to that child
-// is one subtraction of a value from the same line. find_prefix_batch descends many queries
-// level by level and prefetches each query's next node, so the cache misses of a batch
-// overlap; a build without AVX2 runs it as AVX2 code on a CPU that has it (detail/cpu.hpp),
-// with the same results. docs/sum-tree-layout.md draws the layout. Memory: about
-// sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per leaf for doubles.
-//
-// float trees are half the size, but their sums carry float rounding, which moves the
-// boundaries between leaves: with 2^20 leaves (exponential priorities), 2.3% of float-tree
-// draws land on a different leaf than exact long double prefix sums give (0.04% two or more
-// leaves away), against 0 of 10^6 for the double tree. The default is double.
-//
-// Exactness: inner sums are recomputed from their children on every update, never adjusted by
-// deltas, so total() does not drift over any number of updates: it equals the sum of the leaves
-// up to the rounding of one summation (relative error below depth * Fanout * epsilon(T)), and
-// it is bit-identical to the total of a tree freshly built from the same leaves.
-//
-// Search contract: leaf i owns the half-open interval [S(i-1), S(i)) of prefix values, where
-// S(i) is the sum of leaves 0..i as the tree's nodes compute it. find_prefix never returns an
-// index >= capacity() nor a leaf whose value is zero, even when rounding in the inner sums
-// puts u past the last non-empty child of a node: the search then ends on the last non-empty
-// leaf at or before the end of the leaf node it reached, the leaf whose interval ends where u
-// was heading.
-//
-// Exceptions: every member that takes user input validates it first and throws
-// std::invalid_argument or std::out_of_range naming the argument and its value; the tree is
-// then unchanged (strong guarantee). Construction may throw std::bad_alloc.
-// Thread safety: const members may run concurrently; set/assign/clear need exclusive access.
+/// A sum tree ("segment tree of sums") over `capacity` non-negative leaves: set a leaf in
+/// O(log N), read the total in O(1), and find the leaf whose cumulative interval contains a
+/// prefix value u in O(log N). Sampling a leaf with probability value / total() is
+/// find_prefix(total() * U) with U uniform in [0, 1): the core of prioritized replay.
+///
+/// T is float or double. Each node holds Fanout children in one cache line by default
+/// (8 doubles or 16 floats), so a search touches log_Fanout(N) + 1 lines instead of log2(N):
+/// 7 instead of 20 at N = 2^20. Inner nodes keep, beside the children's sums, a second line of
+/// their exclusive running sums (the sum of the children before each child), so that choosing
+/// a child is a few SIMD compares and a count (see detail/simd.hpp: SSE2 on every x86-64, AVX2
+/// when the build enables it, a portable loop elsewhere), and making u relative to that child
+/// is one subtraction of a value from the same line. find_prefix_batch descends many queries
+/// level by level and prefetches each query's next node, so the cache misses of a batch
+/// overlap; a build without AVX2 runs it as AVX2 code on a CPU that has it (detail/cpu.hpp),
+/// with the same results. docs/sum-tree-layout.md draws the layout. Memory: about
+/// sizeof(T) * N * (1 + 2 / (Fanout - 1)) bytes: 10.3 bytes per leaf for doubles.
+///
+/// float trees are half the size, but their sums carry float rounding, which moves the
+/// boundaries between leaves: at large N a small but clearly measurable share of float-tree
+/// draws lands on a different leaf than exact prefix sums give, where double trees agree
+/// (docs/sum-tree-layout.md, "float or double", has the measurement). The default is double.
+///
+/// Exactness: inner sums are recomputed from their children on every update, never adjusted by
+/// deltas, so total() does not drift over any number of updates: it equals the sum of the leaves
+/// up to the rounding of one summation (relative error below depth * Fanout * epsilon(T)), and
+/// it is bit-identical to the total of a tree freshly built from the same leaves.
+///
+/// Search contract: leaf i owns the half-open interval [S(i-1), S(i)) of prefix values, where
+/// S(i) is the sum of leaves 0..i as the tree's nodes compute it. find_prefix never returns an
+/// index >= capacity() nor a leaf whose value is zero, even when rounding in the inner sums
+/// puts u past the last non-empty child of a node: the search then ends on the last non-empty
+/// leaf at or before the end of the leaf node it reached, the leaf whose interval ends where u
+/// was heading.
+///
+/// Exceptions: every member that takes user input validates it first and throws
+/// std::invalid_argument or std::out_of_range naming the argument and its value; the tree is
+/// then unchanged (strong guarantee). Construction may throw std::bad_alloc.
+/// Thread safety: const members may run concurrently; set/assign/clear need exclusive access.
 template <class T = double, std::size_t Fanout = detail::cache_line_fanout<T>>
 class sum_tree {
     using core = detail::kary_tree<T, Fanout, detail::sum_reduce<T>, true>;
 
 public:
+    /// The type of the leaves and sums.
     using value_type = T;
+    /// The type of indices and sizes.
     using size_type = std::size_t;
 
+    /// The number of children per node.
     static constexpr size_type fanout = Fanout;
 
-    // O(N). A tree of `capacity` leaves, all zero.
-    // Throws std::invalid_argument if capacity is 0, std::length_error if it exceeds
-    // max_capacity(), std::bad_alloc if memory runs out.
+    /// O(N). A tree of `capacity` leaves, all zero.
+    /// Throws std::invalid_argument if capacity is 0, std::length_error if it exceeds
+    /// max_capacity(), std::bad_alloc if memory runs out.
     explicit sum_tree(size_type capacity)
         : m_tree(checked_capacity(capacity)) {}
 
-    // The largest capacity the index arithmetic supports (memory runs out long before).
+    /// The largest capacity the index arithmetic supports (memory runs out long before).
     static constexpr size_type max_capacity() noexcept { return core::max_capacity(); }
 
+    /// The number of leaves, fixed at construction.
     size_type capacity() const noexcept { return m_tree.capacity(); }
 
-    // The largest value a leaf accepts: max finite T / (2 * capacity), so that no total of
-    // accepted leaves can overflow to infinity.
+    /// The largest value a leaf accepts: max finite T / (2 * capacity), so that no total of
+    /// accepted leaves can overflow to infinity.
     T max_value() const noexcept {
         return std::numeric_limits<T>::max() / (T(2) * static_cast<T>(capacity()));
     }
 
-    // O(1). The sum of all leaves (see "Exactness" above).
+    /// O(1). The sum of all leaves (see "Exactness" above).
     T total() const noexcept { return m_tree.root(); }
 
-    // O(1). The value of leaf `index`. Throws std::out_of_range if index >= capacity().
+    /// O(1). The value of leaf `index`. Throws std::out_of_range if index >= capacity().
     T get(size_type index) const {
         check_index("per::sum_tree::get", index);
         return m_tree.leaf(index);
     }
 
-    // get without the bounds check, for callers that know the index is in range (the samplers).
-    // Precondition: index < capacity() (checked by PER_ASSERT).
+    /// get without the bounds check, for callers that know the index is in range (the samplers).
+    /// Precondition: index < capacity() (checked by PER_ASSERT).
     T get_unchecked(size_type index) const noexcept {
         PER_ASSERT(index < capacity());
         return m_tree.leaf(index);
     }
 
-    // O(Fanout * log_Fanout N). Sets leaf `index` to `value` and updates the sums above it.
-    // Throws std::out_of_range if index >= capacity(); std::invalid_argument if value is NaN,
-    // infinite, negative or above max_value(). The tree is unchanged when it throws.
+    /// O(Fanout * log_Fanout N). Sets leaf `index` to `value` and updates the sums above it.
+    /// Throws std::out_of_range if index >= capacity(); std::invalid_argument if value is NaN,
+    /// infinite, negative or above max_value(). The tree is unchanged when it throws.
     void set(size_type index, T value) {
         check_index("per::sum_tree::set", index);
         check_value("per::sum_tree::set", "value", value);
         m_tree.set(index, value);
     }
 
-    // set without validation, for callers that validated the value already (the samplers).
-    // Precondition: index < capacity(), 0 <= value <= max_value() (checked by PER_ASSERT).
+    /// set without validation, for callers that validated the value already (the samplers).
+    /// Precondition: index < capacity(), 0 <= value <= max_value() (checked by PER_ASSERT).
     void set_unchecked(size_type index, T value) noexcept {
         PER_ASSERT(index < capacity() && value >= T(0) && value <= max_value());
         m_tree.set(index, value);
     }
 
-    // O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
-    // lines that set(index) will touch, so that a caller with other work to do first (a pow,
-    // validation, the previous update) overlaps their misses with it. Does nothing if
-    // index >= capacity().
+    /// O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
+    /// lines that set(index) will touch, so that a caller with other work to do first (a pow,
+    /// validation, the previous update) overlaps their misses with it. Does nothing if
+    /// index >= capacity().
     void prefetch_path(size_type index) const noexcept {
         if (index < capacity()) {
             m_tree.prefetch_path(index);
         }
     }
 
-    // O(N). Leaves 0..count-1 take the values of [first, last) (converted to T), the rest zero.
-    // Throws std::invalid_argument if the range holds more than capacity() values or any value
-    // set() would reject (the message gives its position). The tree is unchanged when it throws.
+    /// O(N). Leaves 0..count-1 take the values of [first, last) (converted to T), the rest zero.
+    /// Throws std::invalid_argument if the range holds more than capacity() values or any value
+    /// set() would reject (the message gives its position). The tree is unchanged when it throws.
     template <class InputIterator>
     void assign(InputIterator first, InputIterator last) {
         std::vector<T> values;
@@ -144,23 +151,23 @@ public:
         m_tree.swap(staged);
     }
 
-    // O(N). All leaves back to zero.
+    /// O(N). All leaves back to zero.
     void clear() noexcept { m_tree.clear(); }
 
-    // O(Fanout * log_Fanout N). The leaf i with S(i-1) <= u < S(i): the result is < capacity()
-    // and get(result) > 0. Throws std::invalid_argument if u is NaN, std::out_of_range if u is
-    // not in [0, total()) — which includes every u when all leaves are zero.
+    /// O(Fanout * log_Fanout N). The leaf i with S(i-1) <= u < S(i): the result is < capacity()
+    /// and get(result) > 0. Throws std::invalid_argument if u is NaN, std::out_of_range if u is
+    /// not in [0, total()) — which includes every u when all leaves are zero.
     size_type find_prefix(T u) const {
         check_prefix("per::sum_tree::find_prefix", u);
         return find_prefix_unchecked(u);
     }
 
-    // O(count * Fanout * log_Fanout N). find_prefix for `count` prefix values at once, writing
-    // the leaves to indices[0..count). Faster than one call per value: the queries descend the
-    // tree level by level together, so their memory accesses overlap. Sorted u (as stratified
-    // sampling produces) are fastest: they share the upper levels' lines, and there a walk along
-    // each node replaces the per-query count. Throws as find_prefix for the first invalid u, before
-    // writing any index.
+    /// O(count * Fanout * log_Fanout N). find_prefix for `count` prefix values at once, writing
+    /// the leaves to indices[0..count). Faster than one call per value: the queries descend the
+    /// tree level by level together, so their memory accesses overlap. Sorted u (as stratified
+    /// sampling produces) are fastest: they share the upper levels' lines, and there a walk along
+    /// each node replaces the per-query count. Throws as find_prefix for the first invalid u,
+    /// before writing any index.
     void find_prefix_batch(const T* u, size_type count, size_type* indices) const {
         for (size_type i = 0; i < count; ++i) {
             check_prefix("per::sum_tree::find_prefix_batch", u[i], i);
@@ -168,9 +175,9 @@ public:
         find_prefix_batch_unchecked(u, count, indices);
     }
 
-    // find_prefix without validation, for samplers that generate u themselves.
-    // Precondition: total() > 0 and u >= 0 (not NaN), checked by PER_ASSERT. A u >= total(),
-    // which rounding in total() * U can produce, yields the last leaf with a non-zero value.
+    /// find_prefix without validation, for samplers that generate u themselves.
+    /// Precondition: total() > 0 and u >= 0 (not NaN), checked by PER_ASSERT. A u >= total(),
+    /// which rounding in total() * U can produce, yields the last leaf with a non-zero value.
     size_type find_prefix_unchecked(T u) const noexcept {
         PER_ASSERT(total() > T(0) && u >= T(0));
         u = past_total_to_largest(u);
@@ -183,9 +190,9 @@ public:
         return descend_leaf<detail::build_kernels>(first, u);
     }
 
-    // find_prefix_batch without validation; same precondition as find_prefix_unchecked.
-    // On an x86-64 build that does not target AVX2 itself, the descent runs as AVX2 code when
-    // the CPU has it (detail/cpu.hpp; same results, bit for bit).
+    /// find_prefix_batch without validation; same precondition as find_prefix_unchecked.
+    /// On an x86-64 build that does not target AVX2 itself, the descent runs as AVX2 code when
+    /// the CPU has it (detail/cpu.hpp; same results, bit for bit).
     void find_prefix_batch_unchecked(const T* u, size_type count,
                                      size_type* indices) const noexcept {
 #if defined(PER_DETAIL_RUNTIME_AVX2)
@@ -197,8 +204,8 @@ public:
         descend_batch<detail::build_kernels>(u, count, indices);
     }
 
-    // Bytes of heap storage the tree uses (leaves, inner sums, padding): about
-    // sizeof(T) * N * Fanout / (Fanout - 1).
+    /// Bytes of heap storage the tree uses (leaves, inner sums, padding): about
+    /// sizeof(T) * N * Fanout / (Fanout - 1).
     size_type memory_bytes() const noexcept {
         return m_tree.memory_bytes();
     }
@@ -211,7 +218,7 @@ private:
     }
 #endif
 
-    // The batched descent with the node kernels of one instruction set (detail/simd.hpp).
+    /// The batched descent with the node kernels of one instruction set (detail/simd.hpp).
     template <class Kernels>
     void descend_batch(const T* u, size_type count, size_type* indices) const noexcept {
         // Queries go down in chunks that fit on the stack: within a chunk all queries finish
@@ -247,7 +254,7 @@ private:
                         (first[q] + descend_inner<Kernels>(nodes + first[q], remaining[q])) *
                         Fanout;
                     first[q] = child_first;
-                    prefetch(below + child_first);
+                    detail::prefetch(below + child_first);
                 }
             }
             for (size_type q = 0; q < size; ++q) {
@@ -256,22 +263,22 @@ private:
         }
     }
 
-    // A u at or past total() (which the unchecked interface accepts) becomes the largest
-    // finite T: every level then takes its last stored child (whose exclusive prefix is
-    // finite, unlike the +infinity of padding entries), u stays above every sum on the way
-    // down, and the leaf level takes the last non-empty leaf.
+    /// A u at or past total() (which the unchecked interface accepts) becomes the largest
+    /// finite T: every level then takes its last stored child (whose exclusive prefix is
+    /// finite, unlike the +infinity of padding entries), u stays above every sum on the way
+    /// down, and the leaf level takes the last non-empty leaf.
     T past_total_to_largest(T u) const noexcept {
         return u < total() ? u : std::numeric_limits<T>::max();
     }
 
-    // Picks the child of an inner node whose prefix interval holds u, and makes u relative to
-    // it. before[k] is the sum of the node's entries 0..k-1 (before[0] = 0), the same left fold
-    // that produced the parent's entry for this node, so the child c with before[c] <= u <
-    // before[c + 1] is non-empty. No test of u against the node's own sum happens here: when
-    // rounding puts u at or past it (the entries on the way down were summed in a different
-    // order than u was reduced), the search takes the last child, and the leaf level repairs
-    // the result (see descend_leaf). Keeping that rare case out of the loop keeps the common
-    // step to a count, one subtraction and an index computation.
+    /// Picks the child of an inner node whose prefix interval holds u, and makes u relative to
+    /// it. before[k] is the sum of the node's entries 0..k-1 (before[0] = 0), the same left fold
+    /// that produced the parent's entry for this node, so the child c with before[c] <= u <
+    /// before[c + 1] is non-empty. No test of u against the node's own sum happens here: when
+    /// rounding puts u at or past it (the entries on the way down were summed in a different
+    /// order than u was reduced), the search takes the last child, and the leaf level repairs
+    /// the result (see descend_leaf). Keeping that rare case out of the loop keeps the common
+    /// step to a count, one subtraction and an index computation.
     template <class Kernels>
     static size_type descend_inner(const T* before, T& u) noexcept {
         const T key = u;
@@ -280,14 +287,14 @@ private:
         return count - 1;
     }
 
-    // One level of the batched descent for sorted queries on a level with few entries (the top
-    // of the tree, where many queries share a node and many share a child): consecutive queries
-    // in the same node have non-decreasing relative keys, so the queries of a node are taken
-    // child by child. The walk finds a query's child (the last with before[child] <= key;
-    // +infinity padding stops it), then every following query of the node whose key stays below
-    // the next boundary takes the same child with one compare, a subtraction and two stores,
-    // and the child's line is prefetched once. Children and subtractions are those descend_inner
-    // gives each query.
+    /// One level of the batched descent for sorted queries on a level with few entries (the top
+    /// of the tree, where many queries share a node and many share a child): consecutive queries
+    /// in the same node have non-decreasing relative keys, so the queries of a node are taken
+    /// child by child. The walk finds a query's child (the last with before[child] <= key;
+    /// +infinity padding stops it), then every following query of the node whose key stays below
+    /// the next boundary takes the same child with one compare, a subtraction and two stores,
+    /// and the child's line is prefetched once. Children and subtractions are those descend_inner
+    /// gives each query.
     static void descend_level_sorted(const T* nodes, const T* below, size_type size, T* remaining,
                                      size_type* first) noexcept {
         size_type q = 0;
@@ -303,7 +310,7 @@ private:
                     child + 1 < Fanout ? before[child + 1] : std::numeric_limits<T>::infinity();
                 const T base = before[child];
                 const size_type child_first = (node_first + child) * Fanout;
-                prefetch(below + child_first);
+                detail::prefetch(below + child_first);
                 do {
                     remaining[q] -= base;
                     first[q] = child_first;
@@ -313,12 +320,12 @@ private:
         }
     }
 
-    // The leaf under the prefix value u in the leaf node whose first leaf is `first`. The
-    // exclusive running sums are formed here from the leaf values, by the same left fold as
-    // the parent's entry. If u is at or past the node's sum (rounding on the way down, a u
-    // past total(), or an empty leaf node reached that way), the result is the last non-empty
-    // leaf at or before the end of this node: the leaf that ends the prefix interval u was
-    // heading for.
+    /// The leaf under the prefix value u in the leaf node whose first leaf is `first`. The
+    /// exclusive running sums are formed here from the leaf values, by the same left fold as
+    /// the parent's entry. If u is at or past the node's sum (rounding on the way down, a u
+    /// past total(), or an empty leaf node reached that way), the result is the last non-empty
+    /// leaf at or before the end of this node: the leaf that ends the prefix interval u was
+    /// heading for.
     template <class Kernels>
     size_type descend_leaf(size_type first, T u) const noexcept {
         T node_total;
@@ -328,10 +335,10 @@ private:
         return u < node_total ? first + child : last_nonempty_leaf_up_to(first + Fanout - 1);
     }
 
-    // The largest leaf index <= `leaf` whose value is non-zero. O(Fanout * depth): scan the
-    // leaf node backwards, then climb until a node has a non-zero entry before the path, and
-    // descend through the last non-zero entries. Precondition: such a leaf exists (every
-    // caller reaches `leaf` past a non-zero prefix, so it does).
+    /// The largest leaf index <= `leaf` whose value is non-zero. O(Fanout * depth): scan the
+    /// leaf node backwards, then climb until a node has a non-zero entry before the path, and
+    /// descend through the last non-zero entries. Precondition: such a leaf exists (every
+    /// caller reaches `leaf` past a non-zero prefix, so it does).
     size_type last_nonempty_leaf_up_to(size_type leaf) const noexcept {
         for (size_type index = leaf;; --index) {
             if (m_tree.leaf(index) > T(0)) {
@@ -362,7 +369,7 @@ private:
         }
     }
 
-    // The last non-empty leaf under the non-zero entry `entry` of inner level `level`.
+    /// The last non-empty leaf under the non-zero entry `entry` of inner level `level`.
     size_type last_nonempty_leaf_below(size_type level, size_type entry) const noexcept {
         for (++level; level < m_tree.depth(); ++level) {
             const T* node = m_tree.inner_node(level, entry);
@@ -378,14 +385,6 @@ private:
             --child;
         }
         return entry * Fanout + child;
-    }
-
-    static void prefetch(const T* address) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-        __builtin_prefetch(address);
-#else
-        (void)address;
-#endif
     }
 
     static size_type checked_capacity(size_type capacity) {

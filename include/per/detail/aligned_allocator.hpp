@@ -7,12 +7,12 @@
 
 namespace per::detail {
 
-// The size of the cache line the trees lay their nodes out for. 64 bytes on every x86-64 and
-// on most ARM cores; a wrong guess costs speed, never correctness.
+/// The size of the cache line the trees lay their nodes out for. 64 bytes on every x86-64 and
+/// on most ARM cores; a wrong guess costs speed, never correctness.
 inline constexpr std::size_t cache_line_bytes = 64;
 
-// A std::allocator look-alike whose storage starts on an Alignment-byte boundary, so that a
-// tree node of cache_line_bytes never straddles two lines.
+/// A std::allocator look-alike whose storage starts on an Alignment-byte boundary, so that a
+/// tree node of cache_line_bytes never straddles two lines.
 template <class T, std::size_t Alignment = cache_line_bytes>
 class aligned_allocator {
     static_assert(Alignment >= alignof(T), "Alignment must not weaken the type's own alignment");

@@ -10,42 +10,41 @@
 
 namespace per::detail {
 
-// x^y for a batch: the inner loop of importance-sampling weights, w = (min / p)^beta or
-// (N P)^-beta, one power per sampled item. std::pow costs 13-25 ns on a current x86-64, most
-// of a whole tree descent, and it cannot be vectorized.
-//
-// power_batch takes exact shortcuts for the exponents 0, 1, -1 and 0.5 (what std::pow returns
-// for them). Otherwise, on x86-64 with GCC or Clang, it evaluates exp(y log x) with
-// branch-free code on explicit vectors of eight lanes, which the compiler maps to two AVX2
-// registers or four SSE2 registers per value. Eight lanes rather than one register's worth:
-// each evaluation is a long chain of dependent multiplies and adds (two Horner series), and
-// several independent chains side by side keep the arithmetic units busy. Every step is a
-// lane-wise double operation or a 64-bit add, shift or bit operation, which SSE2 has
-// (compares are done on doubles, since SSE2 has no 64-bit integer compare). Other targets and
-// compilers call std::pow. A build without AVX2 runs the AVX2 version of the loop on a CPU that
-// has it (detail/cpu.hpp): the same operations in the same order, so the same results, bit for
-// bit. Speed, measured on an AMD EPYC (batches of 256, ns per item; the benchmark suite's
-// sample_full rows include it): 10.4 with SSE2, 8.1 with AVX2 (run-time choice or -mavx2), 5.9
-// with -march=native, where GCC also fuses multiplies and adds (FMA), against 13.5 for glibc's
-// std::pow.
-//
-// Accuracy, against std::pow over x in [1e-304, 1e304] and |y| <= 1: relative error below
-// 4e-15 while |y log x| <= 40, i.e. for every weight above 4e-18; below 8e-14 over the whole
-// range, where the error of y log x dominates. x == 1 gives exactly 1. Subnormal, zero and
-// infinite results follow gradual underflow and overflow (tests/test_fast_power.cpp checks
-// all of this in every build).
-//
-// Preconditions (the callers validate): x > 0 and finite, |y| <= 1.
+/// @file
+/// x^y for a batch: the inner loop of importance-sampling weights, w = (min / p)^beta or
+/// (N P)^-beta, one power per sampled item. std::pow costs about as much as a whole tree
+/// descent, and it cannot be vectorized (docs/implementation-notes.md has the figures).
+///
+/// power_batch takes exact shortcuts for the exponents 0, 1, -1 and 0.5 (what std::pow returns
+/// for them). Otherwise, on x86-64 with GCC or Clang, it evaluates exp(y log x) with
+/// branch-free code on explicit vectors of eight lanes, which the compiler maps to two AVX2
+/// registers or four SSE2 registers per value. Eight lanes rather than one register's worth:
+/// each evaluation is a long chain of dependent multiplies and adds (two Horner series), and
+/// several independent chains side by side keep the arithmetic units busy. Every step is a
+/// lane-wise double operation or a 64-bit add, shift or bit operation, which SSE2 has
+/// (compares are done on doubles, since SSE2 has no 64-bit integer compare). Other targets and
+/// compilers call std::pow. A build without AVX2 runs the AVX2 version of the loop on a CPU that
+/// has it (detail/cpu.hpp): the same operations in the same order, so the same results, bit for
+/// bit. Under -march=native GCC also fuses multiplies and adds (FMA), so results may differ from
+/// the SSE2 and AVX2 paths in the last bits, within the accuracy below.
+///
+/// Accuracy, against std::pow over x in [1e-304, 1e304] and |y| <= 1: relative error below
+/// 4e-15 while |y log x| <= 40, i.e. for every weight above 4e-18; below 8e-14 over the whole
+/// range, where the error of y log x dominates. x == 1 gives exactly 1. Subnormal, zero and
+/// infinite results follow gradual underflow and overflow (tests/test_fast_power.cpp checks
+/// all of this in every build).
+///
+/// Preconditions (the callers validate): x > 0 and finite, |y| <= 1.
 
 #if defined(PER_DETAIL_X86_KERNELS)
 #define PER_DETAIL_VECTOR_POWER 1
 
 inline constexpr std::size_t power_lanes = 8;
 
-// out[0..power_lanes) = x[0..power_lanes)^y by exp(y log x), without branches or library
-// calls. The vectors (GCC and Clang vector extensions: element-wise arithmetic, comparisons
-// giving all-ones masks, casts between vectors of the same size reinterpreting the bits) live
-// only inside this function: passing them by value would depend on the target's vector ABI.
+/// out[0..power_lanes) = x[0..power_lanes)^y by exp(y log x), without branches or library
+/// calls. The vectors (GCC and Clang vector extensions: element-wise arithmetic, comparisons
+/// giving all-ones masks, casts between vectors of the same size reinterpreting the bits) live
+/// only inside this function: passing them by value would depend on the target's vector ABI.
 inline void power_lanes_of(const double* in, double y, double* out) noexcept {
     typedef double lanes __attribute__((vector_size(power_lanes * sizeof(double))));
     typedef std::uint64_t bits_lanes __attribute__((vector_size(power_lanes * sizeof(double))));
@@ -120,7 +119,7 @@ inline void power_lanes_of(const double* in, double y, double* out) noexcept {
     std::memcpy(out, &result, sizeof result);
 }
 
-// power_batch's vector loop: whole groups of lanes, then the last values padded with ones.
+/// power_batch's vector loop: whole groups of lanes, then the last values padded with ones.
 inline void power_lanes_batch(const double* base, std::size_t count, double exponent,
                               double* out) noexcept {
     std::size_t k = 0;
@@ -137,15 +136,15 @@ inline void power_lanes_batch(const double* base, std::size_t count, double expo
     }
 }
 
-// The same loop compiled for AVX2 (`flatten` inlines power_lanes_of, whose eight-lane vectors
-// then take two AVX2 registers instead of four SSE2 ones). Only where cpu_has_avx2().
+/// The same loop compiled for AVX2 (`flatten` inlines power_lanes_of, whose eight-lane vectors
+/// then take two AVX2 registers instead of four SSE2 ones). Only where cpu_has_avx2().
 PER_DETAIL_AVX2_ENTRY inline void power_lanes_batch_avx2(const double* base, std::size_t count,
                                                          double exponent, double* out) noexcept {
     power_lanes_batch(base, count, exponent, out);
 }
 #endif
 
-// out[k] = base[k]^exponent for k in [0, count). `out` may alias `base`.
+/// out[k] = base[k]^exponent for k in [0, count). `out` may alias `base`.
 inline void power_batch(const double* base, std::size_t count, double exponent,
                         double* out) noexcept {
     if (exponent == 0.0 || exponent == 1.0 || exponent == -1.0 || exponent == 0.5) {

@@ -3,6 +3,7 @@
 
 #include "aligned_allocator.hpp"
 #include "assert.hpp"
+#include "prefetch.hpp"
 #include "simd.hpp"
 
 #include <algorithm>
@@ -14,13 +15,13 @@
 
 namespace per::detail {
 
-// The fan-out that makes one node of T exactly one cache line (8 doubles, 16 floats).
+/// The fan-out that makes one node of T exactly one cache line (8 doubles, 16 floats).
 template <class T>
 inline constexpr std::size_t cache_line_fanout = cache_line_bytes / sizeof(T);
 
-// Reduce policies for kary_tree. A policy is a stateless type with
-//   static T identity() noexcept        the value of an empty slot,
-//   static T combine(T a, T b) noexcept associative (up to rounding) and commutative.
+/// Reduce policies for kary_tree. A policy is a stateless type with
+///   static T identity() noexcept        the value of an empty slot,
+///   static T combine(T a, T b) noexcept associative (up to rounding) and commutative.
 template <class T>
 struct sum_reduce {
     static constexpr T identity() noexcept { return T(0); }
@@ -33,32 +34,32 @@ struct min_reduce {
     static constexpr T combine(T a, T b) noexcept { return b < a ? b : a; }
 };
 
-// The storage and update logic shared by sum_tree and min_tree: a complete Fanout-ary tree over
-// `capacity` leaves.
-//
-// Layout. Leaves are stored in their own array, grouped in "leaf nodes" of Fanout consecutive
-// slots (padded with identity()). Above them, inner levels are stored top-down in one array:
-// level 0 is the root node, and entry j of node n on level l holds the reduction of child node
-// n * Fanout + j one level below (a leaf node below the last inner level). Hence the entry for
-// child node c on level l sits at offset(l) + c, and walking up from a leaf is a division by
-// Fanout per level. With Fanout * sizeof(T) == 64 and 64-byte aligned storage, every node is one
-// cache line, and a root-to-leaf walk touches log_Fanout(capacity) + 1 lines.
-//
-// Prefixes. With KeepPrefixes (the sum tree), every inner node also has a second line holding
-// the exclusive running reductions of its entries, B(0) = identity(), B(k) = e(0) (+) ... (+)
-// e(k - 1), computed by the same left fold that produces the node's reduction. A search then
-// compares against B with no arithmetic in its dependency chain, and the child it picks reads
-// the reduction of the children before it from the same line, while the entries e stay the
-// exact source of truth for updates. Entries that stand for no node (the padding at the
-// right edge of a level: every level is stored only as far as it has nodes) get B = +infinity,
-// so that no search with a finite u can step into a child that is not stored. The second line
-// costs sizeof(T) * N / (Fanout - 1) bytes: one byte per slot for doubles.
-//
-// Exactness. An entry is never adjusted by a delta: after a leaf changes, each entry on the path
-// is recomputed as the left-to-right reduction of its child node's Fanout values. Every entry
-// is therefore a fixed function of the current leaves (no drift over any number of updates),
-// and the root of a tree equals the root of a tree freshly built from the same leaves, bit for
-// bit.
+/// The storage and update logic shared by sum_tree and min_tree: a complete Fanout-ary tree over
+/// `capacity` leaves.
+///
+/// Layout. Leaves are stored in their own array, grouped in "leaf nodes" of Fanout consecutive
+/// slots (padded with identity()). Above them, inner levels are stored top-down in one array:
+/// level 0 is the root node, and entry j of node n on level l holds the reduction of child node
+/// n * Fanout + j one level below (a leaf node below the last inner level). Hence the entry for
+/// child node c on level l sits at offset(l) + c, and walking up from a leaf is a division by
+/// Fanout per level. With Fanout * sizeof(T) == 64 and 64-byte aligned storage, every node is one
+/// cache line, and a root-to-leaf walk touches log_Fanout(capacity) + 1 lines.
+///
+/// Prefixes. With KeepPrefixes (the sum tree), every inner node also has a second line holding
+/// the exclusive running reductions of its entries, B(0) = identity(), B(k) = e(0) (+) ... (+)
+/// e(k - 1), computed by the same left fold that produces the node's reduction. A search then
+/// compares against B with no arithmetic in its dependency chain, and the child it picks reads
+/// the reduction of the children before it from the same line, while the entries e stay the
+/// exact source of truth for updates. Entries that stand for no node (the padding at the
+/// right edge of a level: every level is stored only as far as it has nodes) get B = +infinity,
+/// so that no search with a finite u can step into a child that is not stored. The second line
+/// costs sizeof(T) * N / (Fanout - 1) bytes: one byte per slot for doubles.
+///
+/// Exactness. An entry is never adjusted by a delta: after a leaf changes, each entry on the path
+/// is recomputed as the left-to-right reduction of its child node's Fanout values. Every entry
+/// is therefore a fixed function of the current leaves (no drift over any number of updates),
+/// and the root of a tree equals the root of a tree freshly built from the same leaves, bit for
+/// bit.
 template <class T, std::size_t Fanout, class Reduce, bool KeepPrefixes = false>
 class kary_tree {
     static_assert(std::is_floating_point_v<T>, "kary_tree holds float, double or long double");
@@ -70,10 +71,10 @@ public:
     using storage = std::vector<T, aligned_allocator<T>>;
 
     static constexpr size_type fanout = Fanout;
-    // Deep enough for any capacity that fits in memory (Fanout^64 > 2^64).
+    /// Deep enough for any capacity that fits in memory (Fanout^64 > 2^64).
     static constexpr size_type max_depth = 64;
 
-    // Precondition: 0 < capacity <= max_capacity() (checked by the public wrappers).
+    /// Precondition: 0 < capacity <= max_capacity() (checked by the public wrappers).
     explicit kary_tree(size_type capacity)
         : m_capacity(capacity) {
         PER_ASSERT(capacity > 0 && capacity <= max_capacity());
@@ -111,13 +112,13 @@ public:
         m_root = Reduce::identity();
     }
 
-    // The largest capacity whose storage sizes cannot overflow size_type.
+    /// The largest capacity whose storage sizes cannot overflow size_type.
     static constexpr size_type max_capacity() noexcept {
         return std::numeric_limits<size_type>::max() / (4 * sizeof(T) * Fanout);
     }
 
     size_type capacity() const noexcept { return m_capacity; }
-    // The entries (stored nodes times Fanout, padding included) of inner level `level`.
+    /// The entries (stored nodes times Fanout, padding included) of inner level `level`.
     size_type level_size(size_type level) const noexcept { return level_entries(level); }
     size_type depth() const noexcept { return m_depth; }
     T root() const noexcept { return m_root; }
@@ -128,18 +129,18 @@ public:
         return m_inner.data() + m_offsets[level] + node * Fanout;
     }
 
-    // The exclusive running reductions of inner_node(level, node) (KeepPrefixes only).
+    /// The exclusive running reductions of inner_node(level, node) (KeepPrefixes only).
     const T* prefix_node(size_type level, size_type node) const noexcept {
         static_assert(KeepPrefixes, "this tree keeps no prefixes");
         return m_prefix.data() + m_offsets[level] + node * Fanout;
     }
 
-    // Bytes of heap storage: leaves plus inner levels (padding included).
+    /// Bytes of heap storage: leaves plus inner levels (padding included).
     size_type memory_bytes() const noexcept {
         return (m_leaves.size() + m_inner.size() + m_prefix.size()) * sizeof(T);
     }
 
-    // O(Fanout * depth). Sets a leaf and recomputes the entries on its path to the root.
+    /// O(Fanout * depth). Sets a leaf and recomputes the entries on its path to the root.
     void set(size_type index, T value) noexcept {
         PER_ASSERT(index < m_capacity);
         m_leaves[index] = value;
@@ -153,24 +154,24 @@ public:
         m_root = reduced;
     }
 
-    // O(depth). A hint without effect on the contents: starts loading the lines that
-    // set(index) reads and writes (the leaf line and, per inner level, the entry line and the
-    // prefix line of the node on the path), so that their cache misses overlap each other and
-    // whatever the caller does before set(). Precondition: index < capacity().
+    /// O(depth). A hint without effect on the contents: starts loading the lines that
+    /// set(index) reads and writes (the leaf line and, per inner level, the entry line and the
+    /// prefix line of the node on the path), so that their cache misses overlap each other and
+    /// whatever the caller does before set(). Precondition: index < capacity().
     void prefetch_path(size_type index) const noexcept {
         PER_ASSERT(index < m_capacity);
-        prefetch_line(m_leaves.data() + index);
+        prefetch(m_leaves.data() + index);
         size_type child = index / Fanout;
         for (size_type level = m_depth; level-- > 0;) {
-            prefetch_line(m_inner.data() + m_offsets[level] + child);
+            prefetch(m_inner.data() + m_offsets[level] + child);
             if constexpr (KeepPrefixes) {
-                prefetch_line(m_prefix.data() + m_offsets[level] + child);
+                prefetch(m_prefix.data() + m_offsets[level] + child);
             }
             child /= Fanout;
         }
     }
 
-    // O(capacity). Every leaf back to identity().
+    /// O(capacity). Every leaf back to identity().
     void clear() noexcept {
         std::fill(m_leaves.begin(), m_leaves.end(), Reduce::identity());
         std::fill(m_inner.begin(), m_inner.end(), Reduce::identity());
@@ -180,8 +181,8 @@ public:
         m_root = Reduce::identity();
     }
 
-    // O(capacity). Replaces the leaves with [first, first + count) followed by identity(), and
-    // recomputes every inner entry bottom-up with the same reductions set() uses.
+    /// O(capacity). Replaces the leaves with [first, first + count) followed by identity(), and
+    /// recomputes every inner entry bottom-up with the same reductions set() uses.
     template <class Iterator>
     void assign(Iterator first, size_type count) {
         PER_ASSERT(count <= m_capacity);
@@ -193,7 +194,7 @@ public:
         rebuild();
     }
 
-    // O(capacity). Recomputes all inner entries from the leaves.
+    /// O(capacity). Recomputes all inner entries from the leaves.
     void rebuild() noexcept {
         size_type level = m_depth - 1;
         for (size_type child = 0; child * Fanout < m_leaves.size(); ++child) {
@@ -227,8 +228,8 @@ public:
         std::swap(m_root, other.m_root);
     }
 
-    // The left fold of one node's Fanout values: the only way entries are ever computed, so
-    // that a search that accumulates a node's values left to right reproduces them exactly.
+    /// The left fold of one node's Fanout values: the only way entries are ever computed, so
+    /// that a search that accumulates a node's values left to right reproduces them exactly.
     static T reduce_node(const T* node) noexcept {
         T result = node[0];
         for (size_type k = 1; k < Fanout; ++k) {
@@ -238,8 +239,8 @@ public:
     }
 
 private:
-    // Recomputes the exclusive running reductions of an inner node (KeepPrefixes) and returns
-    // the node's reduction, which is the same left fold as reduce_node.
+    /// Recomputes the exclusive running reductions of an inner node (KeepPrefixes) and returns
+    /// the node's reduction, which is the same left fold as reduce_node.
     T refresh_node(size_type level, size_type node) noexcept {
         const T* entries = inner_node(level, node);
         if constexpr (KeepPrefixes) {
@@ -263,14 +264,6 @@ private:
         }
     }
 
-    static void prefetch_line(const T* address) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-        __builtin_prefetch(address);
-#else
-        (void)address;
-#endif
-    }
-
     static constexpr size_type ceil_div(size_type a, size_type b) noexcept {
         return a / b + (a % b != 0);
     }
@@ -281,13 +274,13 @@ private:
     }
 
     size_type m_capacity = 0;
-    size_type m_depth = 0; // number of inner levels, >= 1
+    size_type m_depth = 0; ///< number of inner levels, >= 1
     std::array<size_type, max_depth> m_offsets{};
-    std::array<size_type, max_depth> m_nodes_below{}; // stored nodes on the level below
-    std::array<size_type, max_depth> m_full_nodes{};  // nodes with no padding entries
+    std::array<size_type, max_depth> m_nodes_below{}; ///< stored nodes on the level below
+    std::array<size_type, max_depth> m_full_nodes{};  ///< nodes with no padding entries
     storage m_leaves;
     storage m_inner;
-    storage m_prefix; // empty unless KeepPrefixes
+    storage m_prefix; ///< empty unless KeepPrefixes
     T m_root{};
 };
 

@@ -162,7 +162,7 @@ public:
         static const std::string where = qualified("update_priorities");
         const Derived& self = derived();
         detail::validate_updates(
-            where.c_str(), handles, priorities, count, m_capacity,
+            [] { return where; }, handles, priorities, count, m_capacity,
             [&self](double priority) { return self.accepts_priority(priority); },
             [&self](const char* argument, double priority) {
                 self.check_priority(where.c_str(), argument, priority);
@@ -187,7 +187,7 @@ public:
     template <class Handles, class Priorities>
     size_type update_priorities(const Handles& handles, const Priorities& priorities) {
         static const std::string where = qualified("update_priorities");
-        detail::check_same_size(where.c_str(), handles, priorities);
+        detail::check_same_size([] { return where; }, handles, priorities);
         return update_priorities(std::data(handles), std::data(priorities), std::size(handles));
     }
 

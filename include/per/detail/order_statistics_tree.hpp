@@ -12,34 +12,34 @@
 
 namespace per::detail {
 
-// The index behind rank_based_sampler: the filled slots of a buffer, kept sorted by rank, with
-// both directions of the rank <-> slot mapping in O(log N).
-//
-// Keys. Slot s has the key (priority(s), stamp(s)); s precedes t (has the better, i.e. smaller,
-// rank) if priority(s) > priority(t), or if the priorities compare equal and
-// stamp(s) > stamp(t). The owner gives every insertion a distinct stamp (rank_based_sampler:
-// the number of fills so far), so the order is total and ties between equal priorities go to
-// the more recent stamp. Priorities are compared with > and ==, so 0.0 and -0.0 tie.
-//
-// Structure. A B+ tree counted for order statistics: leaves hold up to LeafCapacity entries
-// (key and slot) in rank order, inner nodes up to Fanout children with, per child, the number
-// of entries below it and a separator key (a lower bound of the child's keys). Every leaf is at
-// the same depth and every node but the root is at least half full, so the height is at most
-// 1 + log_{Fanout/2}(N / (LeafCapacity/2)): 5 levels for 4 million entries with the default
-// 31 / 31. The point of wide nodes is memory latency: a descent touches a handful of nodes
-// (each a few adjacent cache lines in one page) where a binary tree would take ~22 dependent
-// cache and TLB misses (an AVL tree with one node per slot, tried first, updated 8 times slower
-// at 4 million items). Nodes live in two pools allocated at construction for the worst case, so no
-// operation allocates, and every operation is deterministic. Besides the tree, each slot's key
-// is kept in an array indexed by slot, to find the slot's entry by descending on its key.
-//
-// Complexity: insert, erase, position (slot -> rank) and select (rank -> slot) are
-// O(log N) node visits, each O(Fanout); select_batch does B selects level by level, so that
-// their memory accesses overlap. clear is O(capacity), assign O(capacity + N log N).
-//
-// Nothing here validates input: preconditions are checked by PER_ASSERT, and the public
-// classes that use the tree validate their arguments first. No member throws except the
-// constructor and assign (std::bad_alloc).
+/// The index behind rank_based_sampler: the filled slots of a buffer, kept sorted by rank, with
+/// both directions of the rank <-> slot mapping in O(log N).
+///
+/// Keys. Slot s has the key (priority(s), stamp(s)); s precedes t (has the better, i.e. smaller,
+/// rank) if priority(s) > priority(t), or if the priorities compare equal and
+/// stamp(s) > stamp(t). The owner gives every insertion a distinct stamp (rank_based_sampler:
+/// the number of fills so far), so the order is total and ties between equal priorities go to
+/// the more recent stamp. Priorities are compared with > and ==, so 0.0 and -0.0 tie.
+///
+/// Structure. A B+ tree counted for order statistics: leaves hold up to LeafCapacity entries
+/// (key and slot) in rank order, inner nodes up to Fanout children with, per child, the number
+/// of entries below it and a separator key (a lower bound of the child's keys). Every leaf is at
+/// the same depth and every node but the root is at least half full, so the height is at most
+/// 1 + log_{Fanout/2}(N / (LeafCapacity/2)): 5 levels for 4 million entries with the default
+/// 31 / 31. The point of wide nodes is memory latency: a descent touches a handful of nodes
+/// (each a few adjacent cache lines in one page) where a binary tree would take ~22 dependent
+/// cache and TLB misses (docs/implementation-notes.md compares the two). Nodes live in two pools
+/// allocated at construction for the worst case, so no operation allocates, and every operation is
+/// deterministic. Besides the tree, each slot's key is kept in an array indexed by slot, to find
+/// the slot's entry by descending on its key.
+///
+/// Complexity: insert, erase, position (slot -> rank) and select (rank -> slot) are
+/// O(log N) node visits, each O(Fanout); select_batch does B selects level by level, so that
+/// their memory accesses overlap. clear is O(capacity), assign O(capacity + N log N).
+///
+/// Nothing here validates input: preconditions are checked by PER_ASSERT, and the public
+/// classes that use the tree validate their arguments first. No member throws except the
+/// constructor and assign (std::bad_alloc).
 template <std::size_t LeafCapacity, std::size_t Fanout>
 class basic_order_statistics_tree {
     static_assert(LeafCapacity >= 3, "a leaf must split into two non-empty halves");
@@ -53,11 +53,11 @@ public:
     static constexpr size_type fanout = Fanout;
     static constexpr index_type nil = std::numeric_limits<index_type>::max();
 
-    // Slots are 0..max_capacity()-1 (32-bit indices, one value kept for nil).
+    /// Slots are 0..max_capacity()-1 (32-bit indices, one value kept for nil).
     static constexpr size_type max_capacity() noexcept { return nil; }
 
-    // O(capacity). A tree of `capacity` slots, none of them in the tree.
-    // Precondition: 0 < capacity <= max_capacity(). Throws std::bad_alloc.
+    /// O(capacity). A tree of `capacity` slots, none of them in the tree.
+    /// Precondition: 0 < capacity <= max_capacity(). Throws std::bad_alloc.
     explicit basic_order_statistics_tree(size_type capacity)
         : m_keys(capacity)
         , m_leaves(max_leaves(capacity))
@@ -69,15 +69,15 @@ public:
     }
 
     size_type capacity() const noexcept { return m_keys.size(); }
-    // Number of slots in the tree.
+    /// Number of slots in the tree.
     size_type size() const noexcept { return m_size; }
     bool contains(size_type slot) const noexcept { return m_keys[slot].priority >= 0.0; }
-    // The key parts of a slot in the tree.
+    /// The key parts of a slot in the tree.
     double priority(size_type slot) const noexcept { return m_keys[slot].priority; }
     std::uint64_t stamp(size_type slot) const noexcept { return m_keys[slot].stamp; }
 
-    // O(log N). Adds `slot` with the given key. Precondition: slot < capacity(), not in the
-    // tree, priority >= 0 (not NaN), and the stamp differs from every stamp in the tree.
+    /// O(log N). Adds `slot` with the given key. Precondition: slot < capacity(), not in the
+    /// tree, priority >= 0 (not NaN), and the stamp differs from every stamp in the tree.
     void insert(size_type slot, double priority, std::uint64_t stamp) noexcept {
         PER_ASSERT(slot < capacity() && !contains(slot) && priority >= 0.0);
         m_keys[slot] = {priority, stamp};
@@ -113,7 +113,7 @@ public:
         ++m_size;
     }
 
-    // O(log N). Removes `slot`. Precondition: slot is in the tree.
+    /// O(log N). Removes `slot`. Precondition: slot is in the tree.
     void erase(size_type slot) noexcept {
         PER_ASSERT(slot < capacity() && contains(slot));
         const key k{m_keys[slot].priority, m_keys[slot].stamp};
@@ -134,8 +134,8 @@ public:
         }
     }
 
-    // O(log N). The 0-based rank of `slot`: how many slots precede it. Precondition: slot is
-    // in the tree.
+    /// O(log N). The 0-based rank of `slot`: how many slots precede it. Precondition: slot is
+    /// in the tree.
     size_type position(size_type slot) const noexcept {
         PER_ASSERT(slot < capacity() && contains(slot));
         const key k{m_keys[slot].priority, m_keys[slot].stamp};
@@ -154,7 +154,7 @@ public:
         return before + i;
     }
 
-    // O(log N). The slot with 0-based rank `position`. Precondition: position < size().
+    /// O(log N). The slot with 0-based rank `position`. Precondition: position < size().
     size_type select(size_type position) const noexcept {
         PER_ASSERT(position < m_size);
         index_type node = m_root;
@@ -170,9 +170,9 @@ public:
         return m_leaves[node].slot[position];
     }
 
-    // O(count log N). Replaces each positions[k] (a 0-based rank < size()) by the slot holding
-    // it. Every leaf is at the same depth, so the descents of a chunk go down together, one
-    // level per round, and their cache misses overlap instead of waiting for each other.
+    /// O(count log N). Replaces each positions[k] (a 0-based rank < size()) by the slot holding
+    /// it. Every leaf is at the same depth, so the descents of a chunk go down together, one
+    /// level per round, and their cache misses overlap instead of waiting for each other.
     void select_batch(size_type* positions, size_type count) const noexcept {
         constexpr size_type chunk = 32;
         index_type at[chunk];
@@ -200,7 +200,7 @@ public:
         }
     }
 
-    // O(capacity). Removes every slot.
+    /// O(capacity). Removes every slot.
     void clear() noexcept {
         for (slot_key& k : m_keys) {
             k.priority = absent;
@@ -208,11 +208,11 @@ public:
         reset_pools();
     }
 
-    // O(capacity + N log N). Replaces the contents: slot s is in the tree with key
-    // (priorities[s], stamps[s]) if priorities[s] >= 0, and absent otherwise (arrays of
-    // capacity() values), as if the present slots had been inserted (for restoring a saved
-    // state). Precondition: no NaN priority; distinct stamps among the present slots. Throws
-    // std::bad_alloc (for a staging array) before changing anything.
+    /// O(capacity + N log N). Replaces the contents: slot s is in the tree with key
+    /// (priorities[s], stamps[s]) if priorities[s] >= 0, and absent otherwise (arrays of
+    /// capacity() values), as if the present slots had been inserted (for restoring a saved
+    /// state). Precondition: no NaN priority; distinct stamps among the present slots. Throws
+    /// std::bad_alloc (for a staging array) before changing anything.
     void assign(const double* priorities, const std::uint64_t* stamps) {
         std::vector<index_type> order;
         for (size_type slot = 0; slot < capacity(); ++slot) {
@@ -231,20 +231,20 @@ public:
         }
     }
 
-    // The number of levels (0 when empty, 1 for a lone leaf).
+    /// The number of levels (0 when empty, 1 for a lone leaf).
     size_type height() const noexcept { return m_height; }
 
-    // Bytes of heap storage: the keys per slot plus both node pools (sized for the worst
-    // case, every node half full).
+    /// Bytes of heap storage: the keys per slot plus both node pools (sized for the worst
+    /// case, every node half full).
     size_type memory_bytes() const noexcept {
         return m_keys.size() * sizeof(slot_key) + m_leaves.size() * sizeof(leaf_node) +
                m_inner.size() * sizeof(inner_node) +
                (m_free_leaves.capacity() + m_free_inner.capacity()) * sizeof(index_type);
     }
 
-    // O(capacity). Whether every invariant holds: rank order and separators, subtree sizes,
-    // node fill, equal leaf depth, the per-slot keys, the count of present slots, and the
-    // node pools. For tests.
+    /// O(capacity). Whether every invariant holds: rank order and separators, subtree sizes,
+    /// node fill, equal leaf depth, the per-slot keys, the count of present slots, and the
+    /// node pools. For tests.
     bool valid() const {
         size_type present = 0;
         for (size_type slot = 0; slot < capacity(); ++slot) {
@@ -269,7 +269,7 @@ public:
     }
 
 private:
-    static constexpr double absent = -1.0; // the priority of a slot outside the tree
+    static constexpr double absent = -1.0; ///< the priority of a slot outside the tree
     static constexpr size_type min_leaf = LeafCapacity / 2;
     static constexpr size_type min_inner = Fanout / 2;
 
@@ -282,7 +282,7 @@ private:
         std::uint64_t stamp = 0;
     };
 
-    // Structure of arrays, so that a search reads consecutive priorities.
+    /// Structure of arrays, so that a search reads consecutive priorities.
     struct alignas(cache_line_bytes) leaf_node {
         double priority[LeafCapacity];
         std::uint64_t stamp[LeafCapacity];
@@ -290,14 +290,14 @@ private:
         index_type count;
     };
     struct alignas(cache_line_bytes) inner_node {
-        double priority[Fanout]; // separator of child j: a lower bound of its keys (j >= 1)
+        double priority[Fanout]; ///< separator of child j: a lower bound of its keys (j >= 1)
         std::uint64_t stamp[Fanout];
         index_type child[Fanout];
-        index_type size[Fanout]; // entries below child j
-        index_type count;        // children
+        index_type size[Fanout]; ///< entries below child j
+        index_type count;        ///< children
     };
 
-    // A node split below: the new right sibling (nil if none), its separator and its size.
+    /// A node split below: the new right sibling (nil if none), its separator and its size.
     struct split_result {
         index_type right = nil;
         key separator{};
@@ -314,7 +314,7 @@ private:
         return {n.priority[j], n.stamp[j]};
     }
 
-    // The worst-case pool sizes: every node but the root half full.
+    /// The worst-case pool sizes: every node but the root half full.
     static size_type max_leaves(size_type capacity) noexcept {
         return std::max<size_type>(1, capacity / min_leaf);
     }
@@ -358,10 +358,10 @@ private:
     void free_leaf(index_type leaf) noexcept { m_free_leaves.push_back(leaf); }
     void free_inner(index_type node) noexcept { m_free_inner.push_back(node); }
 
-    // How many of the `count` keys (sorted in rank order) precede k, or precede or equal it
-    // when `or_equal`. Counting the larger priorities is branch-free, which beats a binary
-    // search whose every comparison is a coin flip for the branch predictor (about 10% faster
-    // updates as measured); then the run of equal priorities, usually empty, is walked by stamp.
+    /// How many of the `count` keys (sorted in rank order) precede k, or precede or equal it
+    /// when `or_equal`. Counting the larger priorities is branch-free, which beats a binary
+    /// search whose every comparison is a coin flip for the branch predictor; then the run of
+    /// equal priorities, usually empty, is walked by stamp.
     static size_type count_preceding(const double* priorities, const std::uint64_t* stamps,
                                      size_type count, const key& k, bool or_equal) noexcept {
         size_type i = 0;
@@ -374,16 +374,16 @@ private:
         }
         return i;
     }
-    // The child of n whose key range holds k: the last j whose separator does not follow k
-    // (child 0 when k precedes every separator; separator 0 is not a bound).
+    /// The child of n whose key range holds k: the last j whose separator does not follow k
+    /// (child 0 when k precedes every separator; separator 0 is not a bound).
     static size_type child_index(const inner_node& n, const key& k) noexcept {
         return count_preceding(n.priority + 1, n.stamp + 1, n.count - 1u, k, true);
     }
-    // Where k goes in the leaf, or where it is if present: the number of entries preceding it.
+    /// Where k goes in the leaf, or where it is if present: the number of entries preceding it.
     static size_type leaf_position(const leaf_node& leaf, const key& k) noexcept {
         return count_preceding(leaf.priority, leaf.stamp, leaf.count, k, false);
     }
-    // The entry of the leaf equal to k, which must be there.
+    /// The entry of the leaf equal to k, which must be there.
     static size_type find_in_leaf(const leaf_node& leaf, const key& k) noexcept {
         const size_type i = leaf_position(leaf, k);
         PER_ASSERT(i < leaf.count && leaf.priority[i] == k.priority && leaf.stamp[i] == k.stamp);
@@ -411,7 +411,7 @@ private:
         }
         --leaf.count;
     }
-    // Moves entries [from, from + count) of `source` to the end of `target`.
+    /// Moves entries [from, from + count) of `source` to the end of `target`.
     static void leaf_append(leaf_node& target, const leaf_node& source, size_type from,
                             size_type count) noexcept {
         for (size_type e = 0; e < count; ++e) {
@@ -446,8 +446,8 @@ private:
         }
         --n.count;
     }
-    // Moves children [from, from + count) of `source` (with sizes and separators) to the end
-    // of `target`.
+    /// Moves children [from, from + count) of `source` (with sizes and separators) to the end
+    /// of `target`.
     static void inner_append(inner_node& target, const inner_node& source, size_type from,
                              size_type count) noexcept {
         for (size_type c = 0; c < count; ++c) {
@@ -468,7 +468,7 @@ private:
 
     bool is_leaf_level(size_type level) const noexcept { return level + 1 == m_height; }
 
-    // Inserts (k, slot) below `node`; a full node splits, and the split is reported upwards.
+    /// Inserts (k, slot) below `node`; a full node splits, and the split is reported upwards.
     split_result insert_below(index_type node, size_type level, const key& k,
                               index_type slot) noexcept {
         if (is_leaf_level(level)) {
@@ -519,7 +519,7 @@ private:
         return is_leaf_level(level) ? m_leaves[node].count : m_inner[node].count;
     }
 
-    // Removes (k, slot) below `node`; returns whether the node is now below its minimum fill.
+    /// Removes (k, slot) below `node`; returns whether the node is now below its minimum fill.
     bool erase_below(index_type node, size_type level, const key& k, index_type slot) noexcept {
         if (is_leaf_level(level)) {
             leaf_node& leaf = m_leaves[node];
@@ -539,8 +539,8 @@ private:
         return n.count < min_inner;
     }
 
-    // Child j of n (on `level`) is one below its minimum: borrow from a sibling that can
-    // spare one, else merge with a sibling.
+    /// Child j of n (on `level`) is one below its minimum: borrow from a sibling that can
+    /// spare one, else merge with a sibling.
     void refill_child(inner_node& n, size_type j, size_type level) noexcept {
         PER_ASSERT(n.count >= 2);
         const size_type minimum = is_leaf_level(level) ? min_leaf : min_inner;
@@ -555,7 +555,7 @@ private:
         }
     }
 
-    // Child j takes the last entry (or child) of child j - 1.
+    /// Child j takes the last entry (or child) of child j - 1.
     void borrow_from_left(inner_node& n, size_type j, size_type level) noexcept {
         size_type moved = 1;
         if (is_leaf_level(level)) {
@@ -585,7 +585,7 @@ private:
         n.size[j - 1] -= static_cast<index_type>(moved);
     }
 
-    // Child j takes the first entry (or child) of child j + 1.
+    /// Child j takes the first entry (or child) of child j + 1.
     void borrow_from_right(inner_node& n, size_type j, size_type level) noexcept {
         if (is_leaf_level(level)) {
             leaf_node& leaf = m_leaves[n.child[j]];
@@ -610,7 +610,7 @@ private:
         }
     }
 
-    // Child j + 1 is appended to child j and removed from n.
+    /// Child j + 1 is appended to child j and removed from n.
     void merge_children(inner_node& n, size_type j, size_type level) noexcept {
         const index_type left = n.child[j];
         const index_type right = n.child[j + 1];
@@ -630,17 +630,17 @@ private:
         inner_remove_at(n, j + 1);
     }
 
-    // What valid() accumulates over its walk.
+    /// What valid() accumulates over its walk.
     struct walk {
         size_type entries = 0;
         size_type leaves = 0;
         size_type inner = 0;
         bool has_last = false;
-        key last{}; // the last entry seen, in rank order
+        key last{}; ///< the last entry seen, in rank order
     };
 
-    // Checks the subtree at `node` on `level`, whose keys must not precede *lower and must
-    // precede *upper (null: unbounded), and that its entries follow state.last in rank order.
+    /// Checks the subtree at `node` on `level`, whose keys must not precede *lower and must
+    /// precede *upper (null: unbounded), and that its entries follow state.last in rank order.
     bool check(index_type node, size_type level, const key* lower, const key* upper,
                walk& state) const {
         const bool root = level == 0;
@@ -698,18 +698,18 @@ private:
         return true;
     }
 
-    std::vector<slot_key> m_keys; // per slot; priority absent when the slot is not in the tree
+    std::vector<slot_key> m_keys; ///< per slot; priority absent when the slot is not in the tree
     std::vector<leaf_node, aligned_allocator<leaf_node>> m_leaves;
     std::vector<inner_node, aligned_allocator<inner_node>> m_inner;
     std::vector<index_type> m_free_leaves; // stacks of unused nodes
     std::vector<index_type> m_free_inner;
     index_type m_root = nil;
-    size_type m_height = 0; // levels; the leaves are on level m_height - 1
+    size_type m_height = 0; ///< levels; the leaves are on level m_height - 1
     size_type m_size = 0;
 };
 
-// The tree rank_based_sampler uses: 31 entries per leaf (640-byte leaves), 31 children per
-// inner node (768-byte nodes).
+/// The tree rank_based_sampler uses: 31 entries per leaf (640-byte leaves), 31 children per
+/// inner node (768-byte nodes).
 using order_statistics_tree = basic_order_statistics_tree<31, 31>;
 
 } // namespace per::detail

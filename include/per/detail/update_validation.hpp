@@ -16,14 +16,15 @@ namespace per::detail {
 // wording: a handle's slot >= capacity throws std::out_of_range naming it and its position;
 // a priority that `accepts` refuses is passed to `reject(argument, priority)`, which throws the
 // class's own std::invalid_argument naming "priorities[k]" (the name is built only then, so
-// the valid path costs one call of `accepts` per entry). O(count); changes nothing.
-template <class Priority, class Accepts, class Reject>
-void validate_updates(const char* where, const replay_handle* handles, const Priority* priorities,
+// the valid path costs one call of `accepts` per entry). `where()` gives the name of the caller
+// for the message, asked only when one is thrown. O(count); changes nothing.
+template <class Where, class Priority, class Accepts, class Reject>
+void validate_updates(Where&& where, const replay_handle* handles, const Priority* priorities,
                       std::size_t count, std::size_t capacity, Accepts&& accepts, Reject&& reject) {
     static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
     for (std::size_t k = 0; k < count; ++k) {
         if (handles[k].slot >= capacity) {
-            throw_out_of_range(where, "handles[k].slot", handles[k].slot,
+            throw_out_of_range(std::string(where()).c_str(), "handles[k].slot", handles[k].slot,
                                "must be < capacity() = " + std::to_string(capacity) +
                                    " (k = " + std::to_string(k) + ")");
         }
@@ -46,10 +47,12 @@ void validate_updates(const char* where, const replay_handle* handles, const Pri
 }
 
 // The range form of update_priorities takes two contiguous ranges of equal size.
-template <class Handles, class Priorities>
-void check_same_size(const char* where, const Handles& handles, const Priorities& priorities) {
+// `where()` as in validate_updates.
+template <class Where, class Handles, class Priorities>
+void check_same_size(Where&& where, const Handles& handles, const Priorities& priorities) {
     if (std::size(handles) != std::size(priorities)) {
-        throw_invalid_argument(where, "priorities.size()", std::size(priorities),
+        throw_invalid_argument(std::string(where()).c_str(), "priorities.size()",
+                               std::size(priorities),
                                "must equal handles.size() = " + std::to_string(std::size(handles)));
     }
 }
