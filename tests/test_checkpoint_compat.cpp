@@ -4,6 +4,8 @@
 // (per_compat::describe: per_test::state of tests/state_snapshot.hpp, then a fixed continuation)
 // must equal the case's .expected text, which 0.1.0 wrote, character for character; and saving
 // the loaded object again must give the file's bytes (format version 1 as save writes it).
+// One observable changed on purpose, the heap a rank-based sampler holds (a bug fix: see
+// with_memory_of_new_samplers).
 //
 // The .expected texts come from 0.1.0: the output format of state_snapshot.hpp (for the objects
 // these cases describe) and everything in compat/checkpoints_0_1_0.hpp must stay exactly as they
@@ -140,10 +142,33 @@ std::string with_first_priority_changed(const std::string& checkpoint) {
                           {"priorities[0]", at, 0, 0, priority > 0.0 ? 0.0 : max_priority});
 }
 
+// The one observable that changed on purpose since 0.1.0: the heap a rank-based sampler holds.
+// Its order-statistics tree keeps stacks of free nodes reserved to their full size, so that no
+// operation allocates; 0.1.0 copied those stacks without that reservation (the object its
+// descriptions print had been copied, and held 4 bytes less per node in use, which a later
+// erase would have allocated). Since 0.2 a copy reserves like a new sampler, so the memory
+// expected now is that of a new sampler of the same capacity, never less than 0.1.0 printed.
+std::string with_memory_of_new_samplers(const std::string& expected) {
+    const std::string head = "rank_based_sampler capacity ";
+    const std::string field = " memory ";
+    std::string text = expected;
+    for (std::size_t at = text.find(head); at != std::string::npos;
+         at = text.find(head, at + head.size())) {
+        const std::size_t capacity = std::stoul(text.substr(at + head.size()));
+        const std::size_t value_at = text.find(field, at) + field.size();
+        const std::size_t value_end = text.find(' ', value_at);
+        const std::size_t printed = std::stoul(text.substr(value_at, value_end - value_at));
+        const std::size_t now = per::rank_based_sampler(capacity).memory_bytes();
+        REQUIRE(now >= printed);
+        text.replace(value_at, value_end - value_at, std::to_string(now));
+    }
+    return text;
+}
+
 template <class Encoding, class Object>
 void check_case(const std::string& name, const Object& target) {
     const std::string checkpoint = file_contents(name + ".ckpt");
-    const std::string expected = file_contents(name + ".expected");
+    const std::string expected = with_memory_of_new_samplers(file_contents(name + ".expected"));
     REQUIRE(per_compat::describe(target) != expected);
 
     SECTION("loads with every observable as 0.1.0 described it") {

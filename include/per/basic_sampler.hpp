@@ -6,6 +6,7 @@
 
 #include "detail/error.hpp"
 #include "detail/prefetch.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "detail/update_validation.hpp"
 #include "importance.hpp"
@@ -70,6 +71,9 @@ namespace per {
 ///     static constexpr bool ranked;            // positions are ranks - 1 (enables rank())
 ///     static constexpr std::size_t max_capacity() noexcept;
 ///     Index(std::size_t capacity, const replay_options&);  // validates both; may throw
+///     // copyable, with a copy assignment that is unchanged on throw; noexcept moves that
+///     // leave the source with capacity 0 and size 0 (and self-move a no-op); prepare_alpha
+///     // and every observer valid on that moved-from index
 ///     size_type size() const noexcept;            // filled slots
 ///     size_type sampleable_size() const noexcept; // filled slots with a weight > 0
 ///     bool contains(slot) const noexcept;         // slot < capacity
@@ -86,7 +90,7 @@ namespace per {
 ///     void update(slot, double priority) noexcept;  // slot filled; priority accepted
 ///     void erase(slot) noexcept;                  // slot filled
 ///     void clear() noexcept;
-///     void prefetch_update(slot) const noexcept;  // a hint for update(slot); any slot
+///     void prefetch_update(slot) const noexcept;  // a hint for update(slot); slot < capacity
 ///     alpha_change prepare_alpha(const char* where, double alpha, double max_priority) const;
 ///         // validates alpha (may throw), computes what set_alpha installs; changes nothing
 ///     void install_alpha(alpha_change&&) noexcept;
@@ -118,6 +122,37 @@ public:
         , m_options(options)
         , m_generations(capacity, 0)
         , m_max_priority(options.initial_max_priority()) {}
+
+    /// O(C). An exact copy (same batches from the same engine state). Throws std::bad_alloc.
+    basic_sampler(const basic_sampler&) = default;
+    /// O(1). Takes the other sampler's slots; the other sampler is left moved-from: capacity 0
+    /// and no filled slot, with its options and max_priority() kept. On a moved-from sampler
+    /// every observer works, clear() and set_alpha() do what they do on any sampler, fill() and
+    /// every member taking a slot or handle throw std::out_of_range (no slot is < capacity() =
+    /// 0), sample throws as on an empty sampler, and export_state() gives a state of capacity
+    /// 0, which import_state refuses. Assigning a sampler to it (or import_state) makes it
+    /// usable again.
+    basic_sampler(basic_sampler&& other) noexcept
+        : m_index(std::move(other.m_index))
+        , m_options(other.m_options)
+        , m_generations(std::move(other.m_generations))
+        , m_max_priority(other.m_max_priority) {}
+    /// O(C). Strong guarantee: if an allocation throws (std::bad_alloc), *this is unchanged.
+    /// Self-assignment does nothing.
+    basic_sampler& operator=(const basic_sampler& other) {
+        return detail::assign_copy(*this, other);
+    }
+    /// O(1). As the move constructor; self-move-assignment does nothing.
+    basic_sampler& operator=(basic_sampler&& other) noexcept {
+        if (this != &other) {
+            m_index = std::move(other.m_index);
+            m_options = other.m_options;
+            detail::move_and_empty(m_generations, other.m_generations);
+            m_max_priority = other.m_max_priority;
+        }
+        return *this;
+    }
+    ~basic_sampler() = default;
 
     /// The largest capacity the index supports.
     static constexpr size_type max_capacity() noexcept { return Index::max_capacity(); }
@@ -298,8 +333,11 @@ public:
         // (the first updates before validation, later ones while earlier ones apply) overlaps
         // their cache misses instead of taking them one after another.
         constexpr size_type lookahead = 4;
+        // Not yet validated: only slots inside the storage are prefetched.
         for (size_type k = 0; k < count && k < lookahead; ++k) {
-            prefetch_update(handles[k].slot);
+            if (handles[k].slot < capacity()) {
+                prefetch_update(handles[k].slot);
+            }
         }
         detail::validate_updates([] { return qualified("update_priorities"); }, handles, priorities,
                                  count, capacity(),

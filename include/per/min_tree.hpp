@@ -27,6 +27,8 @@ namespace per {
 ///
 /// Exceptions: members that take user input validate it first and throw std::invalid_argument or
 /// std::out_of_range naming the argument and its value; the tree is then unchanged.
+/// Copies and moves as sum_tree's: copy assignment unchanged on std::bad_alloc, noexcept moves
+/// that leave the source with capacity() 0 and min() +infinity, self-assignment a no-op.
 template <class T = double, std::size_t Fanout = detail::cache_line_fanout<T>>
 class min_tree {
     using core = detail::kary_tree<T, Fanout, detail::min_reduce<T>>;

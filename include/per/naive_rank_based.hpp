@@ -7,6 +7,7 @@
 
 #include "detail/error.hpp"
 #include "detail/naive_ring.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "replay_options.hpp"
 #include "sampler_state.hpp"
@@ -80,6 +81,31 @@ public:
         check_alpha(name, m_options.alpha());
         m_items.reserve(capacity);
     }
+
+    /// O(N). An exact copy, its storage reserved up front like a new buffer's. Throws
+    /// std::bad_alloc and what copying an Item throws.
+    naive_rank_based_replay(const naive_rank_based_replay&) = default;
+    /// O(1). Takes the other buffer's items; the other buffer is left moved-from, as
+    /// rank_based_replay's is (empty, capacity() 0, settings and push count kept, push throws
+    /// std::logic_error).
+    naive_rank_based_replay(naive_rank_based_replay&& other) noexcept
+        : ring(std::move(other))
+        , m_pushes(std::move(other.m_pushes))
+        , m_push_count(other.m_push_count) {}
+    /// O(N). Strong guarantee: if copying an Item or allocating throws, *this is unchanged.
+    naive_rank_based_replay& operator=(const naive_rank_based_replay& other) {
+        return detail::assign_copy(*this, other);
+    }
+    /// As the move constructor; self-move-assignment does nothing.
+    naive_rank_based_replay& operator=(naive_rank_based_replay&& other) noexcept {
+        if (this != &other) {
+            ring::operator=(std::move(other));
+            detail::move_and_empty(m_pushes, other.m_pushes);
+            m_push_count = other.m_push_count;
+        }
+        return *this;
+    }
+    ~naive_rank_based_replay() = default;
 
     /// O(1). Changes the rank exponent; the next samples use r^-alpha. Throws
     /// std::invalid_argument naming alpha if it is negative, not finite, or so large that

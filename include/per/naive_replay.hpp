@@ -7,6 +7,7 @@
 
 #include "detail/error.hpp"
 #include "detail/naive_ring.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "replay_options.hpp"
 #include "sampler_state.hpp"
@@ -79,6 +80,21 @@ public:
         }
         m_items.reserve(capacity);
     }
+
+    /// O(N). An exact copy, its storage reserved up front like a new buffer's. Throws
+    /// std::bad_alloc and what copying an Item throws.
+    naive_prioritized_replay(const naive_prioritized_replay&) = default;
+    /// O(1). Takes the other buffer's items; the other buffer is left moved-from, as
+    /// prioritized_replay's is (empty, capacity() 0, settings kept, push throws
+    /// std::logic_error).
+    naive_prioritized_replay(naive_prioritized_replay&&) noexcept = default;
+    /// O(N). Strong guarantee: if copying an Item or allocating throws, *this is unchanged.
+    naive_prioritized_replay& operator=(const naive_prioritized_replay& other) {
+        return detail::assign_copy(*this, other);
+    }
+    /// As the move constructor; self-move-assignment does nothing.
+    naive_prioritized_replay& operator=(naive_prioritized_replay&&) noexcept = default;
+    ~naive_prioritized_replay() = default;
 
     /// O(N). Changes the priority exponent; the next samples use (p + epsilon)^alpha with the
     /// stored raw priorities. Throws std::invalid_argument naming alpha if it is negative, not

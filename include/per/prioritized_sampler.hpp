@@ -9,6 +9,7 @@
 #include "detail/assert.hpp"
 #include "detail/error.hpp"
 #include "detail/prefetch.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "min_tree.hpp"
 #include "replay_options.hpp"
@@ -83,6 +84,39 @@ public:
                                            limit_requirement(m_limit));
         }
     }
+
+    /// Copies (std::bad_alloc).
+    proportional_index(const proportional_index&) = default;
+    /// Takes the other index's storage; the other index is left with capacity 0 and no filled
+    /// slot, and keeps its alpha, epsilon and limit.
+    proportional_index(proportional_index&& other) noexcept
+        : m_alpha(other.m_alpha)
+        , m_epsilon(other.m_epsilon)
+        , m_sums(std::move(other.m_sums))
+        , m_mins(std::move(other.m_mins))
+        , m_raw(std::move(other.m_raw))
+        , m_size(std::exchange(other.m_size, 0))
+        , m_sampleable(std::exchange(other.m_sampleable, 0))
+        , m_limit(other.m_limit) {}
+    /// Strong guarantee: on std::bad_alloc the index is unchanged.
+    proportional_index& operator=(const proportional_index& other) {
+        return detail::assign_copy(*this, other);
+    }
+    /// As the move constructor. Self-move: no-op.
+    proportional_index& operator=(proportional_index&& other) noexcept {
+        if (this != &other) {
+            m_alpha = other.m_alpha;
+            m_epsilon = other.m_epsilon;
+            m_sums = std::move(other.m_sums);
+            m_mins = std::move(other.m_mins);
+            detail::move_and_empty(m_raw, other.m_raw);
+            m_size = std::exchange(other.m_size, 0);
+            m_sampleable = std::exchange(other.m_sampleable, 0);
+            m_limit = other.m_limit;
+        }
+        return *this;
+    }
+    ~proportional_index() = default;
 
     /// Filled slots.
     size_type size() const noexcept { return m_size; }
@@ -164,6 +198,9 @@ public:
                                                limit_requirement(limit) + ")");
         }
         const size_type capacity = m_raw.size();
+        if (capacity == 0) { // moved from: no weight to recompute, and no tree of capacity 0
+            return alpha_change{alpha, limit, m_sums, m_mins, 0};
+        }
         std::vector<value_type> weights(capacity, value_type(0));
         size_type sampleable = 0;
         for (size_type slot = 0; slot < capacity; ++slot) {

@@ -8,6 +8,7 @@
 #include "detail/assert.hpp"
 #include "detail/error.hpp"
 #include "detail/order_statistics_tree.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "replay_options.hpp"
 #include "sampler_state.hpp"
@@ -85,6 +86,17 @@ public:
         : m_alpha(validated(options, capacity).alpha())
         , m_order(capacity)
         , m_weights(capacity) {}
+
+    /// Copies (std::bad_alloc).
+    rank_index(const rank_index&) = default;
+    /// Takes the other index's storage; the other index is left with capacity 0 and no filled
+    /// slot, and keeps its alpha and fill count.
+    rank_index(rank_index&&) noexcept = default;
+    /// Strong guarantee: on std::bad_alloc the index is unchanged.
+    rank_index& operator=(const rank_index& other) { return detail::assign_copy(*this, other); }
+    /// As the move constructor. Self-move: no-op.
+    rank_index& operator=(rank_index&&) noexcept = default;
+    ~rank_index() = default;
 
     /// Filled slots.
     size_type size() const noexcept { return m_order.size(); }
@@ -164,6 +176,9 @@ public:
     /// capacity^-alpha is not a normal double; std::bad_alloc. Changes nothing.
     alpha_change prepare_alpha(const char* where, double alpha, double) const {
         check_alpha(where, alpha, m_weights.capacity());
+        if (m_weights.capacity() == 0) { // moved from: no weight, and no tree of capacity 0
+            return alpha_change{alpha, m_weights};
+        }
         std::vector<double> weights(size());
         for (size_type rank = 1; rank <= weights.size(); ++rank) {
             weights[rank - 1] = rank_weight(rank, alpha);

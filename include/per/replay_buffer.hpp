@@ -6,6 +6,7 @@
 
 #include "detail/error.hpp"
 #include "detail/sampler_requirements.hpp"
+#include "detail/special_members.hpp"
 #include "detail/state_validation.hpp"
 #include "detail/update_validation.hpp"
 #include "replay_batch.hpp"
@@ -49,7 +50,9 @@ namespace per {
 /// O(B log N); set_alpha and clear are O(N). Memory: the items plus the sampler's index.
 /// Exceptions: bad arguments throw std::invalid_argument / std::out_of_range naming the argument
 /// and its value, and leave the buffer exactly as before. push is as safe as Item's copy or move
-/// assignment when it overwrites an old item (strong if that assignment is).
+/// assignment when it overwrites an old item (strong if that assignment is). Copy assignment is
+/// strong; moves are noexcept and leave a moved-from buffer empty with capacity 0 (see the move
+/// constructor for what each member does on it).
 template <class Item, class Sampler>
 class replay_buffer {
     static_assert(detail::sampler_requirements<Sampler>::value,
@@ -71,22 +74,70 @@ public:
         m_items.reserve(capacity);
     }
 
+    /// O(N). An exact copy: the same items, priorities and handles, the same batches from the
+    /// same engine state; its storage is reserved up front like a new buffer's. Throws
+    /// std::bad_alloc and what copying an Item throws.
+    replay_buffer(const replay_buffer& other)
+        : m_sampler(other.m_sampler)
+        , m_next(other.m_next) {
+        m_items.reserve(other.capacity());
+        m_items.insert(m_items.end(), other.m_items.begin(), other.m_items.end());
+    }
+    /// O(1). Takes the other buffer's items and slots. The other buffer is left moved-from:
+    /// empty with capacity() 0 and next_slot() 0, options(), alpha() and max_priority() kept.
+    /// On it every observer works; item(), priority(), probability(), handle() and
+    /// update_priorities with any handle throw std::out_of_range; push throws std::logic_error
+    /// ("capacity() = 0: moved from"); sample throws as on an empty buffer; clear() and
+    /// set_alpha() work; export_state() gives a state of capacity 0, which import_state (and
+    /// checkpoint load) refuses. Assigning a buffer to it, or import_state, makes it usable
+    /// again.
+    replay_buffer(replay_buffer&& other) noexcept
+        : m_sampler(std::move(other.m_sampler))
+        , m_items(std::move(other.m_items))
+        , m_next(std::exchange(other.m_next, 0)) {}
+    /// O(N). Strong guarantee: if copying an Item or allocating throws, *this is unchanged.
+    /// Self-assignment does nothing.
+    replay_buffer& operator=(const replay_buffer& other) {
+        return detail::assign_copy(*this, other);
+    }
+    /// O(N) (the old items' destructors). As the move constructor; self-move-assignment does
+    /// nothing.
+    replay_buffer& operator=(replay_buffer&& other) noexcept {
+        if (this != &other) {
+            m_sampler = std::move(other.m_sampler);
+            detail::move_and_empty(m_items, other.m_items);
+            m_next = std::exchange(other.m_next, 0);
+        }
+        return *this;
+    }
+    ~replay_buffer() = default;
+
     // --- Adding items -----------------------------------------------------------------------
 
     /// O(log N). Stores the item with priority max_priority() and returns its handle.
-    replay_handle push(const Item& item) { return store(item); }
+    /// Throws std::logic_error on a moved-from buffer (capacity() 0).
+    replay_handle push(const Item& item) {
+        check_not_moved_from();
+        return store(item);
+    }
     /// As above, moving the item in.
-    replay_handle push(Item&& item) { return store(std::move(item)); }
+    replay_handle push(Item&& item) {
+        check_not_moved_from();
+        return store(std::move(item));
+    }
 
     /// O(log N). Stores the item with the given raw priority (raising max_priority() if
     /// larger). Throws std::invalid_argument if the priority is negative, not finite or above
-    /// the sampler's priority_limit(); the buffer is then unchanged.
+    /// the sampler's priority_limit(), std::logic_error on a moved-from buffer; the buffer is
+    /// then unchanged.
     replay_handle push(const Item& item, double priority) {
+        check_not_moved_from();
         check_push_priority(priority);
         return store(item, priority);
     }
     /// As above, moving the item in.
     replay_handle push(Item&& item, double priority) {
+        check_not_moved_from();
         check_push_priority(priority);
         return store(std::move(item), priority);
     }
@@ -220,6 +271,12 @@ public:
 
 private:
     static constexpr const char* name = "per::prioritized_replay";
+
+    void check_not_moved_from() const {
+        if (capacity() == 0) {
+            detail::throw_moved_from((std::string(name) + "::push").c_str());
+        }
+    }
 
     void check_push_priority(double priority) const {
         if (!(std::isfinite(priority) && priority >= 0.0 &&

@@ -56,6 +56,9 @@ namespace per {
 /// Exceptions: every member that takes user input validates it first and throws
 /// std::invalid_argument or std::out_of_range naming the argument and its value; the tree is
 /// then unchanged (strong guarantee). Construction may throw std::bad_alloc.
+/// Copies and moves: copy assignment is unchanged on std::bad_alloc; moves are noexcept and
+/// leave the source with capacity() 0 and total() 0, on which get, set and find_prefix throw
+/// std::out_of_range and assign accepts only an empty range; self-assignment does nothing.
 /// Thread safety: const members may run concurrently; set/assign/clear need exclusive access.
 template <class T = double, std::size_t Fanout = detail::cache_line_fanout<T>>
 class sum_tree {

@@ -133,6 +133,13 @@ template <class T>
     throw std::out_of_range(describe(where, argument, value, requirement));
 }
 
+/// What a buffer's push throws once the buffer was moved from (capacity() 0).
+[[noreturn]] inline void throw_moved_from(const char* where) {
+    throw std::logic_error(std::string(where) +
+                           ": capacity() = 0: the buffer was moved from; assign a buffer to it "
+                           "or import_state before pushing");
+}
+
 /// The checks every container-like class repeats, with one wording.
 inline void check_capacity(const char* where, std::size_t capacity, std::size_t max_capacity) {
     if (capacity == 0) {

@@ -5,12 +5,14 @@
 #include "assert.hpp"
 #include "prefetch.hpp"
 #include "simd.hpp"
+#include "special_members.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace per::detail {
@@ -74,10 +76,14 @@ public:
     /// Deep enough for any capacity that fits in memory (Fanout^64 > 2^64).
     static constexpr size_type max_depth = 64;
 
-    /// Precondition: 0 < capacity <= max_capacity() (checked by the public wrappers).
+    /// Precondition: capacity <= max_capacity() (the public wrappers also refuse 0). Capacity 0
+    /// gives the empty tree that a moved-from tree is: no storage, depth 0, root identity().
     explicit kary_tree(size_type capacity)
         : m_capacity(capacity) {
-        PER_ASSERT(capacity > 0 && capacity <= max_capacity());
+        PER_ASSERT(capacity <= max_capacity());
+        if (capacity == 0) {
+            return;
+        }
         const size_type leaf_nodes = ceil_div(capacity, Fanout);
         // Entries per inner level, bottom-up first, then reversed into top-down offsets.
         std::array<size_type, max_depth> entries_bottom_up{};
@@ -111,6 +117,22 @@ public:
         }
         m_root = Reduce::identity();
     }
+
+    /// Copies (std::bad_alloc).
+    kary_tree(const kary_tree&) = default;
+    /// Takes the other tree's storage; the other tree becomes kary_tree(0).
+    kary_tree(kary_tree&& other) noexcept { swap(other); }
+    /// Strong guarantee: on std::bad_alloc the tree is unchanged.
+    kary_tree& operator=(const kary_tree& other) { return assign_copy(*this, other); }
+    /// Takes the other tree's storage; the other tree becomes kary_tree(0). Self-move: no-op.
+    kary_tree& operator=(kary_tree&& other) noexcept {
+        if (this != &other) {
+            kary_tree taken(std::move(other));
+            swap(taken);
+        }
+        return *this;
+    }
+    ~kary_tree() = default;
 
     /// The largest capacity whose storage sizes cannot overflow size_type.
     static constexpr size_type max_capacity() noexcept {
@@ -196,6 +218,10 @@ public:
 
     /// O(capacity). Recomputes all inner entries from the leaves.
     void rebuild() noexcept {
+        if (m_depth == 0) { // capacity 0
+            m_root = Reduce::identity();
+            return;
+        }
         size_type level = m_depth - 1;
         for (size_type child = 0; child * Fanout < m_leaves.size(); ++child) {
             m_inner[m_offsets[level] + child] = reduce_node(leaf_node(child));
@@ -274,14 +300,14 @@ private:
     }
 
     size_type m_capacity = 0;
-    size_type m_depth = 0; ///< number of inner levels, >= 1
+    size_type m_depth = 0; ///< number of inner levels, >= 1 unless the capacity is 0
     std::array<size_type, max_depth> m_offsets{};
     std::array<size_type, max_depth> m_nodes_below{}; ///< stored nodes on the level below
     std::array<size_type, max_depth> m_full_nodes{};  ///< nodes with no padding entries
     storage m_leaves;
     storage m_inner;
     storage m_prefix; ///< empty unless KeepPrefixes
-    T m_root{};
+    T m_root = Reduce::identity();
 };
 
 } // namespace per::detail

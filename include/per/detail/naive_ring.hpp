@@ -8,6 +8,7 @@
 #include "../sample_batch.hpp"
 #include "../sampler_state.hpp"
 #include "error.hpp"
+#include "special_members.hpp"
 #include "state_validation.hpp"
 #include "update_validation.hpp"
 
@@ -72,17 +73,26 @@ public:
     // generation}: the slot after the last one written (slot 0 first, then around the ring,
     // overwriting the oldest item once capacity() items are stored), whose generation this
     // increments.
-    replay_handle push(const Item& item) { return store_item(item, m_max_priority); }
-    replay_handle push(Item&& item) { return store_item(std::move(item), m_max_priority); }
+    // Throws std::logic_error on a moved-from buffer (capacity() 0).
+    replay_handle push(const Item& item) {
+        check_not_moved_from();
+        return store_item(item, m_max_priority);
+    }
+    replay_handle push(Item&& item) {
+        check_not_moved_from();
+        return store_item(std::move(item), m_max_priority);
+    }
 
     // O(1). Stores the item with the given raw priority (raising max_priority() if larger).
     // Throws std::invalid_argument naming `priority` if Derived does not accept it (see its
     // class comment); the buffer is then unchanged.
     replay_handle push(const Item& item, double priority) {
+        check_not_moved_from();
         check_push_priority(priority);
         return store_item(item, priority);
     }
     replay_handle push(Item&& item, double priority) {
+        check_not_moved_from();
         check_push_priority(priority);
         return store_item(std::move(item), priority);
     }
@@ -313,6 +323,46 @@ protected:
         , m_generations(capacity, 0)
         , m_max_priority(options.initial_max_priority()) {}
 
+    // O(N). An exact copy, its item storage reserved up front like a new ring's. Throws
+    // std::bad_alloc and what copying an Item throws.
+    naive_ring(const naive_ring& other)
+        : m_options(other.m_options)
+        , m_capacity(other.m_capacity)
+        , m_priorities(other.m_priorities)
+        , m_generations(other.m_generations)
+        , m_next(other.m_next)
+        , m_max_priority(other.m_max_priority) {
+        m_items.reserve(m_capacity);
+        m_items.insert(m_items.end(), other.m_items.begin(), other.m_items.end());
+    }
+    // O(1). Takes the other ring's items and slots; the other ring is left moved-from: empty,
+    // capacity() 0, next_slot() 0, options and max_priority() kept (see the references' class
+    // comments for what each member does then).
+    naive_ring(naive_ring&& other) noexcept
+        : m_options(other.m_options)
+        , m_capacity(std::exchange(other.m_capacity, 0))
+        , m_items(std::move(other.m_items))
+        , m_priorities(std::move(other.m_priorities))
+        , m_generations(std::move(other.m_generations))
+        , m_next(std::exchange(other.m_next, 0))
+        , m_max_priority(other.m_max_priority) {}
+    // Derived's copy assignment is the strong one (detail::assign_copy); no member-wise copy.
+    naive_ring& operator=(const naive_ring&) = delete;
+    // As the move constructor; self-move-assignment does nothing.
+    naive_ring& operator=(naive_ring&& other) noexcept {
+        if (this != &other) {
+            m_options = other.m_options;
+            m_capacity = std::exchange(other.m_capacity, 0);
+            move_and_empty(m_items, other.m_items);
+            move_and_empty(m_priorities, other.m_priorities);
+            move_and_empty(m_generations, other.m_generations);
+            m_next = std::exchange(other.m_next, 0);
+            m_max_priority = other.m_max_priority;
+        }
+        return *this;
+    }
+    ~naive_ring() = default;
+
     // O(1). Throws std::out_of_range naming `slot` if no item is in it (slot >= size()).
     void check_present(const char* where, size_type slot) const {
         if (slot >= m_items.size()) {
@@ -373,6 +423,12 @@ private:
     static size_type checked_capacity(size_type capacity) {
         check_capacity(Derived::name, capacity, capacity_limit());
         return capacity;
+    }
+
+    void check_not_moved_from() const {
+        if (m_capacity == 0) {
+            throw_moved_from(qualified("push").c_str());
+        }
     }
 
     void check_push_priority(double priority) const {

@@ -3,11 +3,13 @@
 
 #include "aligned_allocator.hpp"
 #include "assert.hpp"
+#include "special_members.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace per::detail {
@@ -66,6 +68,48 @@ public:
         m_free_leaves.reserve(m_leaves.size());
         m_free_inner.reserve(m_inner.size());
         reset_pools();
+    }
+
+    /// Copies (std::bad_alloc), with the node pools' free stacks reserved to their full size
+    /// as the constructor reserves them (a plain vector copy would reserve only the entries
+    /// present, and erasing a node would then allocate).
+    basic_order_statistics_tree(const basic_order_statistics_tree& other)
+        : m_keys(other.m_keys)
+        , m_leaves(other.m_leaves)
+        , m_inner(other.m_inner)
+        , m_root(other.m_root)
+        , m_height(other.m_height)
+        , m_size(other.m_size) {
+        m_free_leaves.reserve(m_leaves.size());
+        m_free_leaves.assign(other.m_free_leaves.begin(), other.m_free_leaves.end());
+        m_free_inner.reserve(m_inner.size());
+        m_free_inner.assign(other.m_free_inner.begin(), other.m_free_inner.end());
+    }
+    /// Takes the other tree's storage; the other tree is left with capacity 0 and no pools.
+    basic_order_statistics_tree(basic_order_statistics_tree&& other) noexcept { swap(other); }
+    /// Strong guarantee: on std::bad_alloc the tree is unchanged.
+    basic_order_statistics_tree& operator=(const basic_order_statistics_tree& other) {
+        return assign_copy(*this, other);
+    }
+    /// As the move constructor. Self-move: no-op.
+    basic_order_statistics_tree& operator=(basic_order_statistics_tree&& other) noexcept {
+        if (this != &other) {
+            basic_order_statistics_tree taken(std::move(other));
+            swap(taken);
+        }
+        return *this;
+    }
+    ~basic_order_statistics_tree() = default;
+
+    void swap(basic_order_statistics_tree& other) noexcept {
+        m_keys.swap(other.m_keys);
+        m_leaves.swap(other.m_leaves);
+        m_inner.swap(other.m_inner);
+        m_free_leaves.swap(other.m_free_leaves);
+        m_free_inner.swap(other.m_free_inner);
+        std::swap(m_root, other.m_root);
+        std::swap(m_height, other.m_height);
+        std::swap(m_size, other.m_size);
     }
 
     size_type capacity() const noexcept { return m_keys.size(); }
