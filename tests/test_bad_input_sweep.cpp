@@ -17,6 +17,7 @@
 #include <per/dqn_loss.hpp>
 #include <per/importance.hpp>
 #include <per/min_tree.hpp>
+#include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
 #include <per/prioritized_sampler.hpp>
@@ -695,6 +696,116 @@ TEST_CASE("bad input sweep: rank_based_sampler", "[bad_input][rank_based]") {
         sweep_alpha(sampler);
         sweep_sampler_members(sampler);
     }
+}
+
+namespace {
+
+// Every sampler, replay buffer and naive reference, in every shape, handed to `visit`.
+template <class Visit>
+void for_every_sampling_object(Visit&& visit) {
+    for (const shape& s : shapes()) {
+        INFO(s.name);
+        auto proportional = make_sampler<per::prioritized_sampler>(s);
+        visit(proportional, "prioritized_sampler");
+        auto ranked = make_sampler<per::rank_based_sampler>(s);
+        visit(ranked, "rank_based_sampler");
+        auto replay = make_buffer<per::prioritized_replay<int>>(s);
+        visit(replay, "prioritized_replay");
+        auto rank_replay = make_buffer<per::rank_based_replay<int>>(s);
+        visit(rank_replay, "rank_based_replay");
+        auto naive = make_buffer<per::naive_prioritized_replay<int>>(s);
+        visit(naive, "naive_prioritized_replay");
+        auto naive_ranked = make_buffer<per::naive_rank_based_replay<int>>(s);
+        visit(naive_ranked, "naive_rank_based_replay");
+    }
+}
+
+} // namespace
+
+TEST_CASE("a batch_size no array can hold is rejected naming batch_size, not by std::vector",
+          "[bad_input]") {
+    STATIC_REQUIRE(per::max_batch_size ==
+                   static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) /
+                       sizeof(replay_handle));
+    REQUIRE(per::max_batch_size <= std::vector<replay_handle>().max_size());
+    const std::string limit =
+        "must be <= per::max_batch_size = " + std::to_string(per::max_batch_size) +
+        ", the most handles an array can hold";
+    for_every_sampling_object([&](auto& object, const char* kind) {
+        using object_type = std::remove_reference_t<decltype(object)>;
+        using batch_type = decltype(object.sample(1, 0.5, std::declval<std::mt19937_64&>()));
+        INFO(kind);
+        if (sampleable(object) == 0 ||
+            object.options().sampling() == sampling_mode::without_replacement) {
+            return; // those throw std::out_of_range first, as before (the sweeps above)
+        }
+        std::mt19937_64 engine(5);
+        const std::mt19937_64 engine_before = engine;
+        batch_type out;
+        object.sample(1, 0.5, engine, out);
+        const std::string out_before = per_test::batch_text(out);
+        replay_handle handles[2] = {};
+        double weights[2] = {};
+        double probabilities[2] = {};
+        for (std::size_t batch_size : {per::max_batch_size + 1, huge_index}) {
+            engine = engine_before;
+            require_rejected(
+                object, "sample(" + std::to_string(batch_size) + ")",
+                [&](object_type& o) { (void)o.sample(batch_size, 0.5, engine); },
+                "invalid_argument", names("batch_size", text(batch_size), limit));
+            require_rejected(
+                object, "sample(" + std::to_string(batch_size) + ", out)",
+                [&](object_type& o) { o.sample(batch_size, 0.5, engine, out); }, "invalid_argument",
+                names("batch_size", text(batch_size), limit));
+            require_rejected(
+                object, "sample_into(" + std::to_string(batch_size) + ")",
+                [&](object_type& o) {
+                    o.sample_into(batch_size, 0.5, engine, handles, weights, probabilities);
+                },
+                "invalid_argument", names("batch_size", text(batch_size), limit));
+            REQUIRE(engine == engine_before); // rejected before drawing
+            REQUIRE(per_test::batch_text(out) == out_before);
+        }
+    });
+}
+
+TEST_CASE("sample_into rejects a null output array before drawing, naming it", "[bad_input]") {
+    for_every_sampling_object([&](auto& object, const char* kind) {
+        using object_type = std::remove_reference_t<decltype(object)>;
+        INFO(kind);
+        if (sampleable(object) == 0) {
+            return; // "nothing to sample" comes first (the sweeps above)
+        }
+        std::mt19937_64 engine(9);
+        const std::mt19937_64 engine_before = engine;
+        std::vector<replay_handle> handles(1, replay_handle{77, 77});
+        std::vector<double> weights(1, -7.0);
+        std::vector<double> probabilities(1, -8.0);
+        const auto sample_into = [&](replay_handle* h, double* w, double* p) {
+            return [&engine, h, w, p](object_type& o) { o.sample_into(1, 0.5, engine, h, w, p); };
+        };
+        const std::string points = "must point to batch_size = 1 elements";
+        require_rejected(object, "sample_into(handles = nullptr)",
+                         sample_into(nullptr, weights.data(), probabilities.data()),
+                         "invalid_argument", names("handles", "nullptr", points));
+        require_rejected(object, "sample_into(weights = nullptr)",
+                         sample_into(handles.data(), nullptr, probabilities.data()),
+                         "invalid_argument", names("weights", "nullptr", points));
+        require_rejected(object, "sample_into(probabilities = nullptr)",
+                         sample_into(handles.data(), weights.data(), nullptr), "invalid_argument",
+                         names("probabilities", "nullptr", points));
+        require_rejected(object, "sample_into(all nullptr)", sample_into(nullptr, nullptr, nullptr),
+                         "invalid_argument", names("handles", "nullptr", points));
+        REQUIRE(engine == engine_before);
+        REQUIRE(handles[0] == replay_handle{77, 77});
+        REQUIRE(weights[0] == -7.0);
+        REQUIRE(probabilities[0] == -8.0);
+        // A batch of 0 is still the batch_size error, whatever the pointers.
+        require_rejected(
+            object, "sample_into(0, nullptr...)",
+            [&](object_type& o) { o.sample_into(0, 0.5, engine, nullptr, nullptr, nullptr); },
+            "invalid_argument", names("batch_size", "0"));
+    });
 }
 
 TEMPLATE_TEST_CASE("bad input sweep: sum_tree", "[bad_input]", float, double) {

@@ -504,3 +504,137 @@ TEST_CASE("a huge size or capacity in a corrupted header fails without a huge al
     }
     REQUIRE(state(target) == before);
 }
+
+TEST_CASE("a truncated checkpoint on a stream with exceptions() set throws checkpoint_error",
+          "[checkpoint]") {
+    // Such a stream throws std::ios_base::failure from the short read; load reports it as
+    // truncation like for any stream, leaves the target unchanged and the mask as it was.
+    per::prioritized_replay<std::int32_t> source(4);
+    for (std::int32_t i = 0; i < 6; ++i) {
+        source.push(i, 0.5 * i);
+    }
+    per::prioritized_sampler sampler_source(3);
+    sampler_source.fill(1, 2.0);
+    const std::string replay_checkpoint = saved(source);
+    const std::string sampler_checkpoint = saved(sampler_source);
+    per::prioritized_replay<std::int32_t> target(2);
+    target.push(9, 3.0);
+    per::prioritized_sampler sampler_target(2);
+    const std::string before = state(target);
+    const std::string sampler_before = state(sampler_target);
+    const std::ios_base::iostate masks[] = {std::ios_base::failbit | std::ios_base::badbit |
+                                                std::ios_base::eofbit,
+                                            std::ios_base::eofbit, std::ios_base::failbit};
+    const auto require_truncated = [](const std::string& bytes, auto& object,
+                                      std::ios_base::iostate mask) {
+        std::istringstream in(bytes);
+        in.exceptions(mask);
+        try {
+            per::load(in, object);
+            FAIL("load did not throw");
+        } catch (const per::checkpoint_error& error) {
+            REQUIRE(error.code() == checkpoint_errc::truncated);
+        }
+        REQUIRE(in.exceptions() == mask);
+    };
+    for (std::ios_base::iostate mask : masks) {
+        CAPTURE(static_cast<int>(mask));
+        for (std::size_t length = 0; length < replay_checkpoint.size(); length += 3) {
+            CAPTURE(length);
+            require_truncated(replay_checkpoint.substr(0, length), target, mask);
+            REQUIRE(state(target) == before);
+        }
+        for (std::size_t length = 0; length < sampler_checkpoint.size(); ++length) {
+            CAPTURE(length);
+            require_truncated(sampler_checkpoint.substr(0, length), sampler_target, mask);
+            REQUIRE(state(sampler_target) == sampler_before);
+        }
+        // A whole checkpoint loads on such a stream as on any other.
+        std::istringstream whole(replay_checkpoint);
+        whole.exceptions(mask);
+        per::prioritized_replay<std::int32_t> loaded(1);
+        per::load(whole, loaded);
+        REQUIRE(state(loaded) == state(source));
+        REQUIRE(whole.exceptions() == mask);
+    }
+}
+
+TEST_CASE("load_options max_capacity refuses a larger capacity before allocating for it",
+          "[checkpoint]") {
+    per::prioritized_replay<std::int32_t> source(1000);
+    source.push(1, 2.0);
+    per::prioritized_sampler sampler_source(1000);
+    sampler_source.fill(7, 1.5);
+    per::prioritized_replay<std::int32_t> target(3);
+    target.push(4);
+    per::prioritized_sampler sampler_target(3);
+    const std::string before = state(target);
+    const std::string sampler_before = state(sampler_target);
+    const auto limit_error = [](const std::string& bytes, auto& object,
+                                const per::load_options& options) {
+        std::istringstream in(bytes);
+        try {
+            per::load(in, object, options);
+        } catch (const per::checkpoint_error& error) {
+            INFO(error.what());
+            REQUIRE_THAT(error.what(), PER_CONTAINS("per::load: capacity = "));
+            REQUIRE_THAT(error.what(), PER_CONTAINS("exceeds load_options max_capacity() = " +
+                                                    std::to_string(options.max_capacity())));
+            return error.code();
+        }
+        FAIL("load did not throw");
+        return checkpoint_errc::stream_error;
+    };
+
+    REQUIRE(per::load_options{}.max_capacity() == std::numeric_limits<std::size_t>::max());
+    const auto below = per::load_options{}.max_capacity(999);
+    REQUIRE(limit_error(saved(source), target, below) == checkpoint_errc::limit_exceeded);
+    REQUIRE(limit_error(saved(sampler_source), sampler_target, below) ==
+            checkpoint_errc::limit_exceeded);
+    REQUIRE(state(target) == before);
+    REQUIRE(state(sampler_target) == sampler_before);
+
+    // At the limit, and with the default options, it loads.
+    std::istringstream in(saved(source));
+    per::load(in, target, per::load_options{}.max_capacity(1000));
+    REQUIRE(state(target) == state(source));
+    std::istringstream sampler_in(saved(sampler_source));
+    per::load(sampler_in, sampler_target, per::load_options{});
+    REQUIRE(state(sampler_target) == state(sampler_source));
+
+    SECTION("checked as the capacity is read: a forged 2^40 is refused, not read as truncated") {
+        std::string forged = saved(sampler_source);
+        bytes::write_u64(forged, bytes::capacity, std::uint64_t{1} << 40);
+        per::prioritized_sampler untouched(2);
+        const std::string untouched_before = state(untouched);
+        REQUIRE(limit_error(forged, untouched, per::load_options{}.max_capacity(1 << 20)) ==
+                checkpoint_errc::limit_exceeded);
+        REQUIRE(load_error(forged, untouched) == checkpoint_errc::truncated); // no limit
+        REQUIRE(state(untouched) == untouched_before);
+    }
+    SECTION("the item-serializer overload takes the options too") {
+        per::prioritized_replay<std::string> text_source(50);
+        text_source.push("one");
+        std::ostringstream out;
+        per::save(out, text_source,
+                  [](std::ostream& stream, const std::string& item) { stream << item; });
+        const auto read_item = [](std::istream& stream) {
+            std::string item;
+            stream >> item;
+            return item;
+        };
+        per::prioritized_replay<std::string> text_target(2);
+        const std::string text_before = state(text_target);
+        std::istringstream refused(out.str());
+        try {
+            per::load(refused, text_target, read_item, per::load_options{}.max_capacity(49));
+            FAIL("load did not throw");
+        } catch (const per::checkpoint_error& error) {
+            REQUIRE(error.code() == checkpoint_errc::limit_exceeded);
+        }
+        REQUIRE(state(text_target) == text_before);
+        std::istringstream accepted(out.str());
+        per::load(accepted, text_target, read_item, per::load_options{}.max_capacity(50));
+        REQUIRE(text_target.item(0) == "one");
+    }
+}

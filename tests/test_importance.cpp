@@ -246,3 +246,129 @@ TEST_CASE("importance_weights validates every argument and leaves the output unt
     REQUIRE_THROWS_WITH(weights_of(probabilities, 4, 2.0, batch, 0.0),
                         PER_CONTAINS("per::importance_weights: beta = 2 must be in [0, 1]"));
 }
+
+namespace {
+
+// (numerator / denominator)^beta from logarithms, for the extremes below: accurate to about
+// 1e-13 relative (the error of beta times a log of about 800), good enough to tell a right
+// weight from one computed through an underflowed ratio.
+double power_of_ratio(double numerator, double denominator, double beta) {
+    return std::exp(beta * (std::log(numerator) - std::log(denominator)));
+}
+
+} // namespace
+
+TEST_CASE("importance weights stay in (0, 1] and accurate when weights span more than 308 decades",
+          "[importance]") {
+    const double tiny = std::numeric_limits<double>::denorm_min(); // 4.9e-324
+    const double smallest = std::numeric_limits<double>::denorm_min();
+    const double huge = 1e10;
+    const double betas[] = {0.0, 0.5, 0.7, 1.0};
+
+    SECTION("global_max over sampling weights 5e-324 and 1e10 (the samplers' path)") {
+        // The ratio 5e-324 / 1e10 = 4.9e-334 is not a double; its square root 2.2e-167 is.
+        const std::vector<double> values(70, huge); // more than one chunk of 64
+        for (double beta : betas) {
+            CAPTURE(beta);
+            std::vector<double> weights(values.size(), -1.0);
+            per::detail::importance_weights_from_values(values.data(), values.size(), huge, 2, beta,
+                                                        weight_normalization::global_max, tiny,
+                                                        weights.data());
+            // beta = 1: the exact weight 4.9e-334 is below every positive double.
+            const double expected = beta == 1.0 ? smallest : power_of_ratio(tiny, huge, beta);
+            for (double weight : weights) {
+                REQUIRE(weight > 0.0);
+                REQUIRE(weight <= 1.0);
+                REQUIRE(weight == Approx(expected).epsilon(1e-12));
+            }
+            if (beta == 0.5) {
+                REQUIRE(weights[0] == Approx(2.2227587494850775e-167).epsilon(1e-12));
+            }
+        }
+    }
+
+    SECTION("the public importance_weights, every normalization, a subnormal probability") {
+        // Three draws out of 3 items: P = 0.75, 1 (never both in one real memory, but valid
+        // input) and the smallest double. min_probability / 0.75 rounds to a subnormal with
+        // almost no significant bits; 3 * 5e-324 is subnormal too.
+        const std::vector<double> batch = {0.75, 1.0, tiny};
+        for (double beta : betas) {
+            CAPTURE(beta);
+            for (auto normalization : all_normalizations) {
+                CAPTURE(static_cast<int>(normalization));
+                const auto weights = weights_of(batch, 3, beta, normalization, tiny);
+                for (std::size_t k = 0; k < batch.size(); ++k) {
+                    CAPTURE(k);
+                    double expected = 0.0;
+                    if (normalization == weight_normalization::none) {
+                        expected = std::exp(-beta * (std::log(3.0) + std::log(batch[k])));
+                    } else {
+                        expected = power_of_ratio(tiny, batch[k], beta);
+                        REQUIRE(weights[k] > 0.0);
+                        REQUIRE(weights[k] <= 1.0);
+                    }
+                    if (beta == 1.0 && normalization != weight_normalization::none) {
+                        // The ratio itself, correctly rounded to the subnormal it is.
+                        REQUIRE(weights[k] == tiny / batch[k]);
+                    } else if (beta == 1.0 && k == 2) {
+                        REQUIRE(weights[k] == inf_value); // 1 / 1.5e-323 exceeds DBL_MAX
+                    } else {
+                        REQUIRE(std::isfinite(weights[k]));
+                        REQUIRE(weights[k] == Approx(expected).epsilon(1e-12));
+                    }
+                }
+                if (normalization != weight_normalization::none) {
+                    REQUIRE(weights[2] == 1.0); // the least likely draw
+                }
+            }
+        }
+    }
+
+    SECTION("unnormalized weights whose base N w / total overflows or underflows") {
+        // N w = 3e308 is not a double, (N w / total)^-beta = 2^-beta is.
+        const double big[] = {1e308};
+        for (double beta : betas) {
+            CAPTURE(beta);
+            double weight = -1.0;
+            per::detail::importance_weights_from_values(big, 1, 1.5e308, 3, beta,
+                                                        weight_normalization::none, 0.0, &weight);
+            REQUIRE(weight == Approx(std::pow(2.0, -beta)).epsilon(1e-14));
+            // 2 * 1e-300 / 1e10 = 2e-310 is subnormal: computed from the factors instead.
+            const double small[] = {1e-300};
+            per::detail::importance_weights_from_values(small, 1, 1e10, 2, beta,
+                                                        weight_normalization::none, 0.0, &weight);
+            REQUIRE(weight ==
+                    Approx(std::exp(-beta * (std::log(2e-300) - std::log(1e10)))).epsilon(1e-12));
+        }
+    }
+
+    SECTION("weights of normal bases keep their bits, also beside extreme ones, in place") {
+        std::vector<double> values;
+        for (int k = 0; k < 200; ++k) {
+            values.push_back(k % 37 == 5 ? 1e20 : 1.0 + 0.37 * k); // 1e20: base 1e-320, subnormal
+        }
+        const double min_value = 1e-300;
+        for (double beta : {0.4, 0.7, 1.0}) {
+            CAPTURE(beta);
+            std::vector<double> weights = values;
+            per::detail::importance_weights_from_values(
+                weights.data(), weights.size(), 1e303, values.size(), beta,
+                weight_normalization::global_max, min_value, weights.data());
+            for (std::size_t k = 0; k < values.size(); ++k) {
+                CAPTURE(k);
+                const double base = min_value / values[k];
+                if (base >= std::numeric_limits<double>::min()) {
+                    double alone = 0.0; // the power as earlier versions computed it
+                    per::detail::power_batch(&base, 1, beta, &alone);
+                    REQUIRE(weights[k] == alone);
+                } else if (beta == 1.0) { // the subnormal ratio itself, correctly rounded
+                    REQUIRE(weights[k] == base);
+                    REQUIRE(weights[k] > 0.0);
+                } else {
+                    REQUIRE(weights[k] ==
+                            Approx(power_of_ratio(min_value, values[k], beta)).epsilon(1e-12));
+                }
+            }
+        }
+    }
+}

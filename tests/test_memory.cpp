@@ -6,6 +6,7 @@
 // there is no allocator overhead to allow for. Measured again after the object has been used
 // (fills, updates, erases, samples, alpha changes): the index must not grow in use. The
 // per-slot figures the headers document are checked on the bytes really held.
+#include <per/checkpoint.hpp>
 #include <per/min_tree.hpp>
 #include <per/prioritized_sampler.hpp>
 #include <per/rank_based.hpp>
@@ -18,6 +19,8 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace {
@@ -159,4 +162,40 @@ TEST_CASE("the allocation counter counts what it is asked", "[memory]") {
     delete[] aligned;
     reserved = std::vector<int>();
     REQUIRE(live() == before);
+}
+
+TEST_CASE("load allocates the capacity a small checkpoint describes, unless max_capacity refuses "
+          "it first",
+          "[memory][checkpoint]") {
+    // An empty buffer of 2^14 items of 4 KiB: an 82 KB file that asks for 64 MiB of items.
+    struct big_item {
+        unsigned char bytes[4096];
+    };
+    constexpr std::size_t capacity = std::size_t{1} << 14;
+    std::string checkpoint;
+    {
+        per::prioritized_replay<big_item> source(capacity);
+        std::ostringstream out;
+        per::save(out, source);
+        checkpoint = out.str();
+    }
+    REQUIRE(checkpoint.size() < 100'000);
+    const auto bytes_allocated_by = [&](const per::load_options& options, bool& refused) {
+        per::prioritized_replay<big_item> target(1);
+        std::istringstream in(checkpoint);
+        const std::size_t before = per_test::allocations::total_bytes.load();
+        refused = false;
+        try {
+            per::load(in, target, options);
+        } catch (const per::checkpoint_error& error) {
+            refused = error.code() == per::checkpoint_errc::limit_exceeded;
+        }
+        return per_test::allocations::total_bytes.load() - before;
+    };
+    bool refused = false;
+    REQUIRE(bytes_allocated_by(per::load_options{}, refused) >= capacity * sizeof(big_item));
+    REQUIRE_FALSE(refused);
+    // Refused: nothing but the error's message is allocated.
+    REQUIRE(bytes_allocated_by(per::load_options{}.max_capacity(capacity - 1), refused) < 4096);
+    REQUIRE(refused);
 }

@@ -1,6 +1,7 @@
 // What is specific to the proportional rule: P(i) = (p + epsilon)^alpha / sum, priority 0 with
 // epsilon 0 never sampled, the priority limit, the slot order of stratified draws, golden batches
 // and the memory of the index. What both samplers share is in test_sampler_shell.cpp.
+#include <per/naive_replay.hpp>
 #include <per/prioritized_sampler.hpp>
 
 #include "per_catch.hpp"
@@ -163,3 +164,37 @@ TEST_CASE("the same seed gives the same batch on every platform: golden values",
 }
 
 // The index memory per slot is tested against real allocations in test_memory.cpp.
+
+TEST_CASE("global_max weights stay positive and accurate when priorities span 334 decades",
+          "[sampler][importance]") {
+    // Epsilon 0, alpha 1: the sampling weights are the priorities, 5e-324 and 1e10. Every draw
+    // is the 1e10 item (the other has P = 5e-334), whose weight (5e-324 / 1e10)^beta is a
+    // normal double for beta < 0.51 (2.2e-167 at 0.5) although the ratio inside is not.
+    const double tiny = std::numeric_limits<double>::denorm_min();
+    const double huge = 1e10;
+    for (auto mode : {per::sampling_mode::stratified, per::sampling_mode::independent}) {
+        const auto options = per::replay_options{}.alpha(1.0).epsilon(0.0).sampling(mode);
+        per::prioritized_sampler sampler(4, options);
+        per::naive_prioritized_replay<int> naive(4, options);
+        sampler.fill(0, tiny);
+        sampler.fill(1, huge);
+        naive.push(0, tiny);
+        naive.push(1, huge);
+        for (double beta : {0.0, 0.5, 0.7, 1.0}) {
+            CAPTURE(static_cast<int>(mode), beta);
+            std::mt19937_64 engine(7);
+            std::mt19937_64 naive_engine(7);
+            const auto batch = sampler.sample(16, beta, engine);
+            const auto naive_batch = naive.sample(16, beta, naive_engine);
+            const double expected = beta == 1.0
+                                        ? tiny // the exact 4.9e-334 is below every positive double
+                                        : std::exp(beta * (std::log(tiny) - std::log(huge)));
+            for (std::size_t k = 0; k < batch.size(); ++k) {
+                REQUIRE(batch.slots()[k] == 1);
+                REQUIRE(batch.weights()[k] > 0.0);
+                REQUIRE(batch.weights()[k] == Approx(expected).epsilon(1e-12));
+                REQUIRE(naive_batch.weights()[k] == batch.weights()[k]);
+            }
+        }
+    }
+}

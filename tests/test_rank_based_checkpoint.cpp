@@ -677,3 +677,110 @@ TEST_CASE("a huge size or capacity in a corrupted rank-based header fails withou
     }
     REQUIRE(state(target) == before);
 }
+
+TEST_CASE("a fill count that could wrap within 2^63 fills is rejected; 2^63 - 1 is accepted",
+          "[checkpoint][rank_based]") {
+    // The rule: fill_count <= 2^63 - 1 = 2^64 - 1 - 2^63. A forged count near 2^64 passed every
+    // other check (its stamps in range, the generations adding up to it modulo 2^32), and the
+    // next fills wrapped to stamps 0 and 1, equal to or below the stamps present.
+    constexpr std::uint64_t limit = per::sampler_state::max_fill_count;
+    STATIC_REQUIRE(limit == (std::uint64_t{1} << 63) - 1);
+    const std::uint64_t too_large[] = {limit + 1, std::numeric_limits<std::uint64_t>::max() - 1,
+                                       std::numeric_limits<std::uint64_t>::max()};
+    const auto message = [](std::uint64_t count) {
+        return "fill_count = " + std::to_string(count) +
+               " must be <= 9223372036854775807 = 2^63 - 1";
+    };
+
+    SECTION("rank_based_sampler::import_state") {
+        rank_based_sampler source(2);
+        source.fill(0, 1.0); // fills 1, stamp 1, generations {1, 0}
+        per::sampler_state forged = source.export_state();
+        rank_based_sampler target(3);
+        target.fill(2, 4.0);
+        const std::string before = state(target);
+        for (std::uint64_t count : too_large) {
+            CAPTURE(count);
+            forged.fill_count = count;
+            forged.generations[0] = static_cast<std::uint32_t>(count); // agree modulo 2^32
+            REQUIRE_THROWS_AS(target.import_state(forged), std::invalid_argument);
+            REQUIRE_THROWS_WITH(
+                target.import_state(forged),
+                PER_CONTAINS("per::rank_based_sampler::import_state: state." + message(count)));
+            REQUIRE(state(target) == before);
+        }
+        forged.fill_count = limit;
+        forged.generations[0] = static_cast<std::uint32_t>(limit);
+        target.import_state(forged);
+        REQUIRE(target.index().fill_count() == limit);
+        // The next fills take stamps 2^63 and 2^63 + 1: the newest item of a tie ranks first.
+        target.fill(1, 1.0);
+        REQUIRE(target.index().stamp(1) == limit + 1);
+        REQUIRE(target.slot_of_rank(1) == 1);
+        target.fill(0, 1.0);
+        REQUIRE(target.index().stamp(0) == limit + 2);
+        REQUIRE(target.slot_of_rank(1) == 0);
+        REQUIRE(target.rank(1) == 2);
+    }
+
+    // Checkpoints of the three rank-based kinds, the fill count and slot 0's generation patched
+    // together and the checksum recomputed.
+    const auto forge = [](const std::string& checkpoint, std::size_t capacity, std::size_t size,
+                          std::uint64_t count) {
+        std::string patched = checkpoint;
+        bytes::write_u64(patched, bytes::rank_based::fills(capacity, size), count);
+        bytes::write_u32(patched, bytes::generations(capacity), static_cast<std::uint32_t>(count));
+        bytes::reseal(patched);
+        return patched;
+    };
+    const auto require_rejected_and_limit_accepted = [&](const auto& source, auto& target,
+                                                         auto&& fill_count_of) {
+        const std::string checkpoint = saved(source);
+        const std::size_t capacity = source.capacity();
+        const std::size_t size = source.size();
+        REQUIRE(bytes::read_u64(checkpoint, bytes::rank_based::fills(capacity, size)) == 1);
+        const std::string before = state(target);
+        for (std::uint64_t count : too_large) {
+            CAPTURE(count);
+            const std::string patched = forge(checkpoint, capacity, size, count);
+            REQUIRE(load_error(patched, target) == checkpoint_errc::invalid_value);
+            std::istringstream in(patched);
+            REQUIRE_THROWS_WITH(per::load(in, target), PER_CONTAINS(message(count)));
+            REQUIRE(state(target) == before);
+        }
+        load_from(forge(checkpoint, capacity, size, limit), target);
+        REQUIRE(fill_count_of(target) == limit);
+    };
+
+    SECTION("a rank_based_sampler checkpoint") {
+        rank_based_sampler source(2);
+        source.fill(0, 1.0);
+        rank_based_sampler target(3);
+        require_rejected_and_limit_accepted(
+            source, target, [](const rank_based_sampler& s) { return s.index().fill_count(); });
+    }
+    SECTION("a rank_based_replay checkpoint") {
+        per::rank_based_replay<std::int32_t> source(2);
+        source.push(7, 1.0);
+        per::rank_based_replay<std::int32_t> target(3);
+        require_rejected_and_limit_accepted(source, target,
+                                            [](const per::rank_based_replay<std::int32_t>& buffer) {
+                                                return buffer.sampler().index().fill_count();
+                                            });
+        target.push(8, 1.0); // stamp 2^63: ranks before the loaded item of the same priority
+        REQUIRE(target.sampler().rank(1) == 1);
+        REQUIRE(target.sampler().rank(0) == 2);
+    }
+    SECTION("a naive_rank_based_replay checkpoint") {
+        per::naive_rank_based_replay<std::int32_t> source(2);
+        source.push(7, 1.0);
+        per::naive_rank_based_replay<std::int32_t> target(3);
+        require_rejected_and_limit_accepted(
+            source, target, [](const per::naive_rank_based_replay<std::int32_t>& buffer) {
+                return buffer.export_sampler_state().fill_count;
+            });
+        target.push(8, 1.0);
+        REQUIRE(target.rank(1) == 1);
+        REQUIRE(target.rank(0) == 2);
+    }
+}

@@ -177,6 +177,37 @@ TEMPLATE_TEST_CASE("shell: stale handles are skipped and counted, never applied 
     REQUIRE_FALSE(sampler.update_priority(again, 1.0)); // cleared
 }
 
+TEMPLATE_TEST_CASE("shell: a handle carries no owner: judged by slot and generation alone",
+                   "[shell]", PER_SHELL_SAMPLERS) {
+    // Documented in replay_handle.hpp: a handle from another sampler is applied where this
+    // sampler's slot holds an item of the same generation, skipped where it does not, and out of
+    // range past this sampler's capacity.
+    TestType mine(4);
+    TestType other(8);
+    mine.fill(0, 1.0);
+    mine.fill(1, 1.0);
+    mine.fill(1, 1.0);                      // slot 1: generation 2
+    const auto same = other.fill(0, 3.0);   // slot 0, generation 1: as mine's slot 0
+    const auto older = other.fill(1, 3.0);  // slot 1, generation 1: stale for mine
+    const auto empty = other.fill(2, 3.0);  // slot 2: empty in mine
+    const auto beyond = other.fill(6, 3.0); // slot 6 >= mine's capacity
+    REQUIRE(mine.update_priority(same, 5.0));
+    REQUIRE(mine.priority(0) == 5.0);
+    REQUIRE_FALSE(mine.update_priority(older, 5.0));
+    REQUIRE(mine.priority(1) == 1.0);
+    REQUIRE_FALSE(mine.update_priority(empty, 5.0));
+    REQUIRE_FALSE(mine.contains(2));
+    REQUIRE_THROWS_AS(mine.update_priority(beyond, 5.0), std::out_of_range);
+    // A copy accepts the original's handles, and the original the copy's.
+    TestType copy = mine;
+    const auto from_copy = copy.fill(3, 2.0);
+    mine.fill(3, 9.0);
+    REQUIRE(mine.update_priority(from_copy, 4.0));
+    REQUIRE(mine.priority(3) == 4.0);
+    REQUIRE(copy.update_priority(mine.handle(0), 6.0));
+    REQUIRE(copy.priority(0) == 6.0);
+}
+
 TEMPLATE_TEST_CASE("shell: update_priorities in its three forms, float or double; a repeated "
                    "handle's last priority wins",
                    "[shell]", PER_SHELL_SAMPLERS) {

@@ -287,7 +287,9 @@ public:
     /// batch on every platform (the library turns bits into numbers itself).
     /// Throws std::invalid_argument if batch_size is 0 or beta is not in [0, 1];
     /// std::out_of_range if no filled slot has a non-zero weight, or, without replacement, if
-    /// batch_size > sampleable_size(). The sampler and `out` are unchanged when these throw. If
+    /// batch_size > sampleable_size(); std::invalid_argument if batch_size > per::max_batch_size
+    /// (sample_batch.hpp: more than any array can hold); std::bad_alloc if the batch cannot
+    /// grow to batch_size. The sampler and `out` are unchanged when these throw. If
     /// the generator itself throws, the sampler is still unchanged; the output's contents are
     /// then unspecified.
     template <class Generator>
@@ -309,11 +311,17 @@ public:
     }
 
     /// As above, writing into caller storage of batch_size elements each (no allocation); the
-    /// slots are handles[k].slot.
+    /// slots are handles[k].slot. Also throws std::invalid_argument naming handles, weights or
+    /// probabilities if it is null (after the checks above, before drawing: nothing is written
+    /// and the generator is not used).
     template <class Generator>
     void sample_into(size_type batch_size, double beta, Generator& generator,
                      replay_handle* handles, double* weights, double* probabilities) {
         validate_sample("sample_into", batch_size, beta);
+        if (handles == nullptr || weights == nullptr || probabilities == nullptr) {
+            detail::check_sample_outputs(qualified("sample_into").c_str(), batch_size, handles,
+                                         weights, probabilities);
+        }
         draw(batch_size, beta, generator, handles, weights, probabilities);
     }
 
@@ -390,9 +398,11 @@ public:
     /// capacity), 1 <= capacity <= max_capacity(), one filled flag per slot, each 0 or 1, one
     /// raw priority per filled slot, each finite, >= 0 and <= the priority limit, a max
     /// priority that is accepted too, >= options.initial_max_priority() and >= every raw
-    /// priority; for a rank-based index one fill stamp per filled slot, distinct, each in
-    /// [1, fill_count], with fill_count modulo 2^32 equal to the sum of the generations, and
-    /// for a proportional one fill_count 0 and no stamps; std::bad_alloc. Unchanged on throw.
+    /// priority; for a rank-based index fill_count <= sampler_state::max_fill_count (2^63 - 1,
+    /// so that the fill clock cannot wrap in the next 2^63 fills) and one fill stamp per filled
+    /// slot, distinct, each in [1, fill_count], with fill_count modulo 2^32 equal to the sum of
+    /// the generations, and for a proportional one fill_count 0 and no stamps; std::bad_alloc.
+    /// Unchanged on throw.
     void import_state(const sampler_state& state) {
         const std::string where = qualified("import_state"); // O(N) below: no static needed
         detail::check_state_layout(where.c_str(), "state.", state, max_capacity(), Index::stamps);
@@ -464,6 +474,9 @@ private:
                 qualified(member).c_str(), "batch_size", batch_size,
                 "must be <= sampleable_size() = " + std::to_string(sampleable_size()) +
                     " when sampling without replacement");
+        }
+        if (batch_size > max_batch_size) {
+            detail::check_batch_size_limit(qualified(member).c_str(), batch_size);
         }
     }
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ios>
 #include <istream>
 #include <iterator>
 #include <limits>
@@ -94,8 +95,9 @@
 /// target's import_state, which validates every value (the rules the object's own members
 /// enforce: options, raw priorities finite, >= 0 and within the sampler's limit, max priority
 /// >= initial_max_priority and >= every raw priority, filled count equal to size, ring
-/// invariants; for rank-based kinds distinct fill stamps in [1, fills], growing along the ring
-/// for a buffer, and fills agreeing with the generations), rebuilds the trees from the raw
+/// invariants; for rank-based kinds fills <= 2^63 - 1 (so that the fill clock cannot wrap in
+/// the next 2^63 fills), distinct fill stamps in [1, fills], growing along the ring for a
+/// buffer, and fills agreeing with the generations), rebuilds the trees from the raw
 /// priorities in O(N) (O(N log N) for the rank order), and only then replaces the target with
 /// the result (a noexcept move). The loaded checkpoint replaces everything, capacity and options
 /// included: check capacity() afterwards if the target must keep its own (a sampler that indexes
@@ -103,12 +105,23 @@
 /// Errors: per::checkpoint_error (a std::runtime_error) with code() saying why, for truncated,
 /// corrupted (checksum), wrong-magic, wrong-version, wrong-kind, wrong-type (value size or item
 /// size) and invalid-value input (import_state's std::invalid_argument, rethrown with its
-/// message), and for a stream that fails while saving; std::bad_alloc if memory runs out;
-/// whatever a user serializer throws. The target object is unchanged whenever load throws
-/// (strong guarantee); the stream's position and state are then unspecified.
+/// message), for a capacity above load_options::max_capacity() (limit_exceeded), and for a
+/// stream that fails while saving; std::bad_alloc if memory runs out;
+/// whatever a user serializer throws. A truncated checkpoint is checkpoint_error truncated also
+/// on an input stream whose exceptions() are set: load catches the std::ios_base::failure of the
+/// short read (it does not change the exception mask). The target object is unchanged whenever
+/// load throws (strong guarantee); the stream's position and state are then unspecified.
 /// Memory: load grows its staging vectors with the bytes actually read, so a corrupted size field
-/// cannot make it allocate more than the stream holds; the imported object then needs about the
-/// size of the target again until it replaces it. save exports the sampler state (about 13 bytes
+/// cannot make it allocate more than the stream holds. It then builds the object the checkpoint
+/// describes, which it may allocate in full whatever the file's length: for capacity C, the
+/// sampler's index (memory_bytes() of a sampler of capacity C: about 24 bytes per slot for the
+/// proportional sampler, 77 for the rank-based one) and, for a buffer, storage for C items
+/// reserved up front (C * sizeof(Item)), while the target still holds its own. A checkpoint
+/// needs only 5 bytes per slot (a filled flag and a generation) for the empty slots, so by
+/// default a file of F bytes can make load allocate about F / 5 * (index bytes per slot +
+/// sizeof(Item)): 320 KB can ask for 4 GiB with 64 KB items. To bound it, pass
+/// load_options{}.max_capacity(n): a larger capacity is refused (limit_exceeded) before
+/// anything that depends on it is allocated. save exports the sampler state (about 13 bytes
 /// per slot) but writes the items from the buffer, without copying them.
 //
 /// Complexity: O(N + total item bytes) for both save and load (the checksum runs at about 1 byte
@@ -129,6 +142,33 @@ enum class checkpoint_errc {
     type_mismatch,       // value type size or item size/encoding differ from the target's
     checksum_mismatch,   // the bytes were changed after they were written
     invalid_value,       // a field is outside what the object allows
+    limit_exceeded,      // the capacity is above load_options::max_capacity()
+};
+
+/// Bounds on what load may allocate, for checkpoints from sources that are not fully trusted.
+/// Options read as one expression, like replay_options:
+///
+///     per::load(in, buffer, per::load_options{}.max_capacity(1'000'000));
+///
+/// Without options (or with the defaults) load accepts any capacity the target type supports,
+/// and so may allocate what a checkpoint of that capacity needs (see the Memory paragraph of
+/// this header): a small file can describe a large capacity.
+class load_options {
+public:
+    ///@{
+    /// The largest capacity load accepts. A checkpoint whose capacity field is larger is
+    /// refused with checkpoint_error code limit_exceeded as soon as that field is read: before
+    /// anything that depends on the capacity is allocated, and before the checksum is verified.
+    /// Default: no limit (std::numeric_limits<std::size_t>::max()).
+    std::size_t max_capacity() const noexcept { return m_max_capacity; }
+    load_options& max_capacity(std::size_t value) noexcept {
+        m_max_capacity = value;
+        return *this;
+    }
+    ///@}
+
+private:
+    std::size_t m_max_capacity = std::numeric_limits<std::size_t>::max();
 };
 
 /// The exception save and load throw for a bad checkpoint or a failing stream; code() says why
@@ -393,7 +433,13 @@ public:
 
     void bytes(void* data, std::size_t count, const char* field) {
         auto* out = static_cast<unsigned char*>(data);
-        m_in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
+        try {
+            m_in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
+        } catch (const std::ios_base::failure&) {
+            // A stream whose exceptions() include the bits a short read sets throws here
+            // instead of returning: the same short read, reported below as for any stream. The
+            // exception mask is the caller's and stays as it is.
+        }
         const std::size_t got = static_cast<std::size_t>(m_in.gcount());
         if (got < count) {
             checkpoint_fail(checkpoint_errc::truncated, "per::load",
@@ -505,7 +551,8 @@ struct checkpoint_framing {
 /// kind and value size against Traits, size <= capacity. The options are set from their codes
 /// by check_framing, after the checksum.
 template <class Traits>
-checkpoint_framing read_state(checkpoint_reader& reader, sampler_state& state) {
+checkpoint_framing read_state(checkpoint_reader& reader, sampler_state& state,
+                              const load_options& options) {
     const char* where = "per::load";
     unsigned char magic[8];
     reader.bytes(magic, 8, "the magic number");
@@ -537,6 +584,12 @@ checkpoint_framing read_state(checkpoint_reader& reader, sampler_state& state) {
     checkpoint_framing framing;
     framing.fanout = reader.value<std::uint32_t>("the fanout");
     const auto capacity = reader.value<std::uint64_t>("the capacity");
+    if (capacity > options.max_capacity()) {
+        checkpoint_fail(
+            checkpoint_errc::limit_exceeded, where,
+            "capacity = " + std::to_string(capacity) +
+                " exceeds load_options max_capacity() = " + std::to_string(options.max_capacity()));
+    }
     const auto size = reader.value<std::uint64_t>("the size");
     if (size > capacity) {
         invalid("size = " + std::to_string(size) +
@@ -699,11 +752,11 @@ void save_checkpoint(std::ostream& out, const Object& object, const Items& items
 }
 
 template <class Object, class Items>
-void load_checkpoint(std::istream& in, Object& target, Items&& items) {
+void load_checkpoint(std::istream& in, Object& target, Items&& items, const load_options& options) {
     using traits = checkpoint_traits<Object>;
     checkpoint_reader reader(in);
     sampler_state state;
-    const checkpoint_framing framing = read_state<traits>(reader, state);
+    const checkpoint_framing framing = read_state<traits>(reader, state, options);
     std::uint64_t next_slot = 0;
     if constexpr (traits::has_ring) {
         next_slot = reader.value<std::uint64_t>("the ring position");
@@ -775,21 +828,29 @@ void save(std::ostream& out, const Buffer& buffer, WriteItem write_item) {
 
 /// Replaces `object` with the object saved in `in` by save(out, object) (capacity and options
 /// included): the same ranks, ties, handles and batches. O(N + item bytes), plus O(N log N) for
-/// the rank-based kinds. Throws per::checkpoint_error for a checkpoint that is truncated,
+/// the rank-based kinds. Throws per::checkpoint_error for a checkpoint that is truncated (also
+/// on a stream whose exceptions() are set: its std::ios_base::failure is not propagated),
 /// corrupted, of another kind (another type: a rank-based sampler's into a proportional one, a
 /// buffer's into a sampler) or format version, saved from a sampler whose tree holds another
 /// value type (float vs double), with items of another size or written by an item serializer
-/// (type_mismatch), or whose values the object would not accept (invalid_value: what its
-/// import_state rejects); std::bad_alloc. Unchanged on throw.
+/// (type_mismatch), whose values the object would not accept (invalid_value: what its
+/// import_state rejects), or whose capacity exceeds options.max_capacity() (limit_exceeded);
+/// std::bad_alloc. Unchanged on throw.
 template <class Object, detail::if_checkpointable<Object> = 0>
-void load(std::istream& in, Object& object) {
+void load(std::istream& in, Object& object, const load_options& options) {
     if constexpr (detail::checkpoint_traits<Object>::has_ring) {
         using item_type = typename Object::item_type;
         detail::require_raw_item<item_type>();
-        detail::load_checkpoint(in, object, detail::raw_items<item_type>{});
+        detail::load_checkpoint(in, object, detail::raw_items<item_type>{}, options);
     } else {
-        detail::load_checkpoint(in, object, detail::no_items{});
+        detail::load_checkpoint(in, object, detail::no_items{}, options);
     }
+}
+
+/// As above with the default load_options: any capacity the object's type supports.
+template <class Object, detail::if_checkpointable<Object> = 0>
+void load(std::istream& in, Object& object) {
+    load(in, object, load_options{});
 }
 
 /// As above for a replay buffer saved with an item serializer: read_item(std::istream&) returns
@@ -798,15 +859,24 @@ void load(std::istream& in, Object& object) {
 /// verified, before import_state validates the values (so it may run on items whose checkpoint
 /// is then refused). Whatever read_item throws propagates; the buffer is unchanged then too.
 template <class Buffer, class ReadItem, detail::if_checkpointable<Buffer> = 0>
-void load(std::istream& in, Buffer& buffer, ReadItem read_item) {
+void load(std::istream& in, Buffer& buffer, ReadItem read_item, const load_options& options) {
     static_assert(detail::checkpoint_traits<Buffer>::has_ring,
                   "per::load(in, object, read_item): only replay buffers hold items; load a "
                   "sampler with per::load(in, sampler)");
     if constexpr (detail::checkpoint_traits<Buffer>::has_ring) {
         using item_type = typename Buffer::item_type;
         detail::load_checkpoint(
-            in, buffer, detail::serialized_items_with<item_type, ReadItem>{read_item, {}, {}});
+            in, buffer, detail::serialized_items_with<item_type, ReadItem>{read_item, {}, {}},
+            options);
     }
+}
+
+/// As above with the default load_options. (A load_options as the third argument selects the
+/// load(in, object, options) overload, not this one.)
+template <class Buffer, class ReadItem, detail::if_checkpointable<Buffer> = 0,
+          std::enable_if_t<!std::is_same_v<std::decay_t<ReadItem>, load_options>, int> = 0>
+void load(std::istream& in, Buffer& buffer, ReadItem read_item) {
+    load(in, buffer, std::move(read_item), load_options{});
 }
 
 } // namespace per

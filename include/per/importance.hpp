@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -49,12 +50,46 @@ inline std::string indexed(const char* name, std::size_t index) {
     return std::string(name) + "[" + std::to_string(index) + "]";
 }
 
+/// (a b / c)^y for positive finite a, b, c and |y| <= 1, without forming a b / c, which can
+/// underflow or overflow where its power is a normal double: (2.2e-167 = (5e-324 / 1e10)^0.5,
+/// whose base 5e-334 is not a double). With a = ma 2^ea, b = mb 2^eb, c = mc 2^ec (frexp,
+/// exact), a b / c = m 2^e with m = ma mb / mc in (1/4, 2) and e an integer, so the power is
+/// m^y 2^(e y); e y is split into an integer k and a remainder f in [-1/2, 1/2] exactly (the
+/// rounding error of e y is recovered by fma), and the result is m^y 2^f scaled by 2^k. A few
+/// ulps of accuracy (std::pow, std::exp2), one rounding into the subnormal range at the end.
+/// The slow path of importance_weights_from_values, for the rare bases outside the normal range.
+inline double power_of_quotient(double a, double b, double c, double y) noexcept {
+    int exponent_a = 0;
+    int exponent_b = 0;
+    int exponent_c = 0;
+    const double mantissa_a = std::frexp(a, &exponent_a);
+    const double mantissa_b = std::frexp(b, &exponent_b);
+    const double mantissa_c = std::frexp(c, &exponent_c);
+    const double mantissa = mantissa_a * mantissa_b / mantissa_c;
+    const double exponent = static_cast<double>(exponent_a + exponent_b - exponent_c); // exact
+    const double scaled = exponent * y;
+    const double scaled_error = std::fma(exponent, y, -scaled); // exactly e y - scaled
+    const double k = std::round(scaled);
+    const double f = (scaled - k) + scaled_error; // scaled - k is exact: |scaled - k| <= 1/2
+    return std::ldexp(std::pow(mantissa, y) * std::exp2(f), static_cast<int>(k));
+}
+
 /// The computation behind importance_weights, on sampling weights rather than probabilities:
 /// values[k] is the k-th draw's sampling weight (P_k times `total`, the sum over all present
 /// items) and min_value the smallest non-zero sampling weight of any present item. The samplers
 /// call it with their tree's values, whose ratios cannot underflow where a probability of a
 /// tiny weight against a huge total could. No validation (callers checked their inputs);
 /// `weights` may alias `values`. O(count).
+///
+/// Each weight is base^y: base = reference / value with y = beta (normalized), or
+/// base = N value / total with y = -beta (none). Where the base is a normal double, which is
+/// every base unless the weights span more than about 300 decades, it goes to one batched power
+/// (vectorized on x86-64: detail/fast_power.hpp), bit for bit as in earlier versions. A base that
+/// underflows (below DBL_MIN, where it has lost precision or is 0) or overflows is not formed:
+/// power_of_quotient computes that weight from the factors instead. Normalized weights are
+/// then clamped to [DBL_TRUE_MIN, 1]: a weight whose exact value is below the smallest positive
+/// double (beta near 1 and values more than 1e308 apart) is given as that smallest double, so
+/// that weights stay in (0, 1].
 inline void importance_weights_from_values(const double* values, std::size_t count, double total,
                                            std::size_t item_count, double beta,
                                            weight_normalization normalization, double min_value,
@@ -66,14 +101,58 @@ inline void importance_weights_from_values(const double* values, std::size_t cou
             reference = values[k] < reference ? values[k] : reference;
         }
     }
-    // The bases first, then one batched power (vectorized on x86-64: detail/fast_power.hpp).
     const double n = static_cast<double>(item_count);
     const bool unnormalized = normalization == weight_normalization::none;
-    for (std::size_t k = 0; k < count; ++k) {
-        const double value = values[k]; // read before the write: in-place use is fine
-        weights[k] = unnormalized ? n * value / total : reference / value;
+    const double exponent = unnormalized ? -beta : beta;
+    const auto base_of = [&](double value) {
+        return unnormalized ? n * value / total : reference / value;
+    };
+    const auto in_range = [](double base) {
+        return base >= std::numeric_limits<double>::min() &&
+               base <= std::numeric_limits<double>::max();
+    };
+    // Chunks of the batch: the bases of a chunk are computed (and checked) before any of its
+    // weights is written, so that `weights` may alias `values`. A multiple of the power's lanes,
+    // so that the lanes are grouped as in one call over the whole batch.
+    constexpr std::size_t chunk = 64;
+    double bases[chunk];
+    for (std::size_t begin = 0; begin < count; begin += chunk) {
+        const std::size_t size = count - begin < chunk ? count - begin : chunk;
+        bool all_in_range = true;
+        for (std::size_t q = 0; q < size; ++q) {
+            bases[q] = base_of(values[begin + q]);
+            all_in_range &= in_range(bases[q]);
+        }
+        if (all_in_range) { // the common case: no branch per weight
+            power_batch(bases, size, exponent, weights + begin);
+            continue;
+        }
+        double outside[chunk]; // the weights of the bases out of range
+        bool is_outside[chunk];
+        for (std::size_t q = 0; q < size; ++q) {
+            is_outside[q] = !in_range(bases[q]);
+            if (is_outside[q]) {
+                const double value = values[begin + q];
+                double weight = 0.0;
+                if (unnormalized) {
+                    weight = power_of_quotient(n, value, total, exponent);
+                } else {
+                    // At beta = 1 the weight is the ratio itself, correctly rounded.
+                    weight = exponent == 1.0 ? bases[q]
+                                             : power_of_quotient(1.0, reference, value, exponent);
+                    weight = weight < std::numeric_limits<double>::denorm_min()
+                                 ? std::numeric_limits<double>::denorm_min()
+                                 : (weight > 1.0 ? 1.0 : weight);
+                }
+                outside[q] = weight;
+                bases[q] = 1.0; // within the power's precondition; replaced below
+            }
+        }
+        power_batch(bases, size, exponent, bases);
+        for (std::size_t q = 0; q < size; ++q) {
+            weights[begin + q] = is_outside[q] ? outside[q] : bases[q];
+        }
     }
-    power_batch(weights, count, unnormalized ? -beta : beta, weights);
 }
 
 } // namespace detail
@@ -102,7 +181,15 @@ inline double importance_weight(double probability, std::size_t item_count, doub
 /// - none: (N P_i)^-beta.
 ///
 /// Identities that hold exactly: beta = 0 gives all ones; with batch_max the weight of the
-/// least likely draw is 1; with global_max and beta = 1 the weights are min_probability / P_i.
+/// least likely draw is 1; with global_max and beta = 1 the weights are min_probability / P_i
+/// (or the smallest positive double where that quotient underflows to 0).
+/// Extremes: normalized weights are always in (0, 1], also when the probabilities span more
+/// than the about 600 decades of double: a ratio such as min_probability / P_i that would
+/// underflow is never formed, the weight (min_probability / P_i)^beta is computed from the two
+/// probabilities (accurate to a few ulps), and a weight whose exact value is below the smallest
+/// positive double (4.9e-324) is given as that double. Unnormalized weights are computed in the
+/// same way where N P_i is not a normal double; they overflow to +infinity only where the exact
+/// (N P_i)^-beta exceeds DBL_MAX.
 /// `weights` may be the same array as `probabilities` (in place). count = 0 writes nothing.
 /// O(count).
 /// min_probability is only read for global_max; it must then be in (0, 1] and <= every

@@ -190,6 +190,8 @@ private:
     }
     /// On a buffer just constructed for an import: validates the push stamps as a
     /// rank_based_sampler's (detail::check_fill_stamps) and takes them.
+    /// fill_count must be <= sampler_state::max_fill_count there too, so that the push counter
+    /// cannot wrap in the next 2^63 pushes.
     void import_stamps(const char* where, const char* prefix, const sampler_state& state) {
         detail::check_fill_stamps(where, prefix, state);
         std::copy(state.fill_stamps.begin(), state.fill_stamps.end(), m_pushes.begin());

@@ -130,7 +130,9 @@ public:
     /// Fills so far: the last stamp given.
     std::uint64_t fill_count() const noexcept { return m_fills; }
 
-    /// Fills `slot` (empty or not): it takes the next stamp, ranking first among its ties.
+    /// Fills `slot` (empty or not): it takes the next stamp, ranking first among its ties. The
+    /// 64-bit fill count starts at 0 (or at most at 2^63 - 1 after an import), so it cannot wrap
+    /// within 2^63 fills.
     void fill(size_type slot, double priority) noexcept {
         PER_ASSERT(priority >= 0.0 && std::isfinite(priority));
         if (m_order.contains(slot)) {
@@ -231,6 +233,7 @@ public:
         }
         m_order.assign(priorities.data(), stamps.data());
         m_weights.assign(weights.begin(), weights.end());
+        PER_ASSERT(state.fill_count <= sampler_state::max_fill_count); // fill() cannot wrap it
         m_fills = state.fill_count;
     }
 

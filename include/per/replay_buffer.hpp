@@ -145,7 +145,8 @@ public:
     // --- Sampling ---------------------------------------------------------------------------
 
     /// O(B log N). Draws batch_size items (see basic_sampler::sample for modes,
-    /// reproducibility and what it throws). The buffer is unchanged on throw.
+    /// reproducibility and what it throws: among others std::invalid_argument naming
+    /// batch_size for 0 or above per::max_batch_size). The buffer is unchanged on throw.
     template <class Generator>
     replay_batch<Item> sample(size_type batch_size, double beta, Generator& generator) {
         replay_batch<Item> batch;
@@ -162,7 +163,8 @@ public:
     }
 
     /// As above, writing into caller storage of batch_size elements each (no allocation).
-    /// The sampled items are item(handles[k].slot).
+    /// The sampled items are item(handles[k].slot). Also throws std::invalid_argument naming
+    /// handles, weights or probabilities if it is null, before drawing.
     template <class Generator>
     void sample_into(size_type batch_size, double beta, Generator& generator,
                      replay_handle* handles, double* weights, double* probabilities) {

@@ -4,13 +4,26 @@
 /// @file
 /// sample_batch: the handles, slots, IS weights and probabilities of one sample.
 
+#include "detail/error.hpp"
 #include "replay_handle.hpp"
 
 #include <cstddef>
+#include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace per {
+
+/// The largest batch_size that sample and sample_into accept, in every sampler, replay buffer
+/// and naive reference: the most replay_handle elements an array can hold (PTRDIFF_MAX /
+/// sizeof(replay_handle), about 5.8e17 on 64-bit targets), so also no more than a
+/// std::vector<replay_handle> can hold. With replacement any batch size is legal in principle;
+/// this bound rejects only what no batch or caller array can hold, with std::invalid_argument
+/// naming batch_size (rather than std::vector's std::length_error). A batch_size below it may
+/// still throw std::bad_alloc where sample allocates the batch.
+inline constexpr std::size_t max_batch_size =
+    static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(replay_handle);
 
 namespace detail {
 struct sample_batch_access;
@@ -57,6 +70,36 @@ private:
 };
 
 namespace detail {
+
+// The checks every sample call adds after its own (batch_size > 0, beta, something to sample,
+// without replacement at most the sampleable items): std::invalid_argument naming batch_size if
+// it exceeds max_batch_size.
+inline void check_batch_size_limit(const char* where, std::size_t batch_size) {
+    if (batch_size > max_batch_size) {
+        throw_invalid_argument(
+            where, "batch_size", batch_size,
+            "must be <= per::max_batch_size = " + std::to_string(max_batch_size) +
+                ", the most handles an array can hold");
+    }
+}
+
+// sample_into's output arrays: std::invalid_argument naming the first null one. batch_size is
+// > 0 here (checked before), so every array must point to batch_size elements.
+inline void check_sample_outputs(const char* where, std::size_t batch_size,
+                                 const replay_handle* handles, const double* weights,
+                                 const double* probabilities) {
+    const auto check = [&](const char* argument, const void* pointer) {
+        if (pointer == nullptr) {
+            throw_invalid_argument(where, argument, "nullptr",
+                                   "must point to batch_size = " + std::to_string(batch_size) +
+                                       " elements");
+        }
+    };
+    check("handles", handles);
+    check("weights", weights);
+    check("probabilities", probabilities);
+}
+
 // The samplers' write access to batches (users only read them).
 struct sample_batch_access {
     static void resize(sample_batch& batch, std::size_t size) {

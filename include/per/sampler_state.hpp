@@ -45,11 +45,18 @@ struct sampler_state {
     /// fill_count and stamps its item with the new value (an update keeps the stamp); among equal
     /// priorities the larger stamp ranks first. The stamps are distinct, each in [1, fill_count],
     /// one per filled slot, and fill_count modulo 2^32 equals the sum of the generations (every
-    /// fill increments one generation too).
+    /// fill increments one generation too). fill_count is at most max_fill_count = 2^63 - 1, so
+    /// that at least 2^63 more fills (centuries at a billion fills a second) can follow before
+    /// the 64-bit clock could wrap: a wrapped clock would give a new item a stamp equal to or
+    /// below the stamps present, and break the rank order.
     ///@{
     std::uint64_t fill_count = 0;
     std::vector<std::uint64_t> fill_stamps;
     ///@}
+
+    /// The largest fill_count a state may carry: 2^63 - 1 = 2^64 - 1 - 2^63, the largest count
+    /// to which 2^63 more fills can be added without wrapping a std::uint64_t.
+    static constexpr std::uint64_t max_fill_count = (std::uint64_t{1} << 63) - 1;
 };
 
 /// The complete plain state of a replay buffer: its sampler's state, the ring position and the

@@ -132,7 +132,11 @@ inline void power_lanes_batch(const double* base, std::size_t count, double expo
             last[lane] = k + lane < count ? base[k + lane] : 1.0;
         }
         power_lanes_of(last, exponent, last);
-        std::memcpy(out + k, last, (count - k) * sizeof(double));
+        // Lane by lane, bounded by power_lanes as well: with count known to be small (a caller's
+        // chunk), GCC's -Wstringop-overread could not tell that count - k < power_lanes here.
+        for (std::size_t lane = 0; lane < power_lanes && k + lane < count; ++lane) {
+            out[k + lane] = last[lane];
+        }
     }
 }
 

@@ -114,8 +114,8 @@ public:
     // single-draw P(i) = w / total, also without replacement.
     // Throws std::invalid_argument if batch_size is 0 or beta is not in [0, 1];
     // std::out_of_range if there is nothing to sample or, without replacement, too little (see
-    // Derived). The buffer and `out` are then unchanged; they are also unchanged if the
-    // generator throws.
+    // Derived); std::invalid_argument if batch_size > per::max_batch_size; std::bad_alloc. The
+    // buffer and `out` are then unchanged; they are also unchanged if the generator throws.
     template <class Generator>
     replay_batch<Item> sample(size_type batch_size, double beta, Generator& generator) {
         replay_batch<Item> batch;
@@ -128,6 +128,7 @@ public:
     void sample(size_type batch_size, double beta, Generator& generator, replay_batch<Item>& out) {
         static const std::string where = qualified("sample");
         const auto distribution = derived().check_sample(where.c_str(), batch_size, beta);
+        check_batch_size_limit(where.c_str(), batch_size);
         std::vector<replay_handle> handles(batch_size);
         std::vector<double> weights(batch_size);
         std::vector<double> probabilities(batch_size);
@@ -147,13 +148,16 @@ public:
     }
 
     // As above, writing into caller storage of batch_size elements each. The sampled items are
-    // item(handles[k].slot). If the generator throws, the buffer is unchanged and the caller's
-    // arrays hold unspecified values.
+    // item(handles[k].slot). Also throws std::invalid_argument naming handles, weights or
+    // probabilities if it is null (before drawing). If the generator throws, the buffer is
+    // unchanged and the caller's arrays hold unspecified values.
     template <class Generator>
     void sample_into(size_type batch_size, double beta, Generator& generator,
                      replay_handle* handles, double* weights, double* probabilities) {
         static const std::string where = qualified("sample_into");
         const auto distribution = derived().check_sample(where.c_str(), batch_size, beta);
+        check_batch_size_limit(where.c_str(), batch_size);
+        check_sample_outputs(where.c_str(), batch_size, handles, weights, probabilities);
         sample_checked(distribution, batch_size, beta, generator, handles, weights, probabilities);
     }
 

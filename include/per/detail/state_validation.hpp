@@ -153,10 +153,18 @@ void check_state_priorities(const char* where, const char* prefix, const sampler
     }
 }
 
-// Rank-based: every fill stamp in [1, fill_count], no two equal, and fill_count modulo 2^32
-// equal to the sum of the generations (every fill increments both). Precondition:
+// Rank-based: fill_count <= sampler_state::max_fill_count (2^63 - 1: the clock cannot wrap in
+// the next 2^63 fills), every fill stamp in [1, fill_count], no two equal, and fill_count
+// modulo 2^32 equal to the sum of the generations (every fill increments both). Precondition:
 // check_state_layout passed with stamp_rule::required. O(N log N); may throw std::bad_alloc.
 inline void check_fill_stamps(const char* where, const char* prefix, const sampler_state& state) {
+    if (state.fill_count > sampler_state::max_fill_count) {
+        throw_bad_state(where, state_field(prefix, "fill_count") + " = " +
+                                   std::to_string(state.fill_count) +
+                                   " must be <= " + std::to_string(sampler_state::max_fill_count) +
+                                   " = 2^63 - 1, so that the fill clock cannot wrap in the next "
+                                   "2^63 fills");
+    }
     const std::vector<std::uint64_t>& stamps = state.fill_stamps;
     for (std::size_t k = 0; k < stamps.size(); ++k) {
         if (stamps[k] == 0 || stamps[k] > state.fill_count) {
