@@ -1,33 +1,50 @@
-// Differential fuzz target: decodes the input bytes into a buffer configuration and a sequence
-// of operations (push with and without a priority, sample and sample_into in the configured
-// mode, update_priorities with live, stale, duplicate, out-of-range handles and bad values in
-// float or double, set_alpha, clear, observers, and checkpoint round trips, intact and
-// corrupted), applies them to per::prioritized_replay<int> and per::naive_prioritized_replay<int>
-// side by side, and aborts (a finding) unless after every operation
-// - both threw the same exception type or both succeeded, with the same results;
-// - sizes, ring positions, max priorities, items, raw priorities and handles are equal, and the
-//   probability of every slot agrees within 1e-9 relative;
+// Differential fuzz target. The input's first byte picks a pair: 0xfe rank_based_replay<int>
+// against naive_rank_based_replay<int>; 0xfd prioritized_replay<int> over a float sum tree
+// (basic_prioritized_sampler<sum_tree<float>>) against naive_prioritized_replay<int>; any other
+// byte (which then stays part of the input) prioritized_replay<int> over the default double tree
+// against naive_prioritized_replay<int>. The rest decodes into a configuration (capacity: 1..24
+// mostly, up to 200 for one input in 8, up to 1024 for one in 64; alpha, epsilon, initial max
+// priority, sampling mode, normalization, valid or not) and up to 256 operations: push with and
+// without a priority, sample and sample_into, update_priorities (float or double priorities,
+// pointer or range forms, live, stale, duplicate and out-of-range handles, bad values),
+// update_priority, set_alpha, clear, slot observers, checkpoints, and copies and moves between
+// two pairs. Every operation goes to the tree buffer and its naive reference alike, and the run
+// aborts (a finding) unless
+// - both threw the same exception type or both succeeded, with the same results (handles,
+//   applied counts);
+// - after the operation, sizes, capacities, ring positions, options, max priorities, alpha and
+//   the total weight agree, and for every slot the operation touched the items, handles, raw
+//   priorities, probabilities (1e-9 relative; the naive rule's weights for the proportional
+//   pairs, r^-alpha over the naive rank order for the rank-based one), and the tree's rank and
+//   slot_of_rank agree. The same comparison of every slot (plus the naive reference's own O(N)
+//   probability() and rank() for some) runs after operations that touch every slot (clear,
+//   set_alpha, checkpoint loads, copies and moves), after every 32nd operation and at the end;
 // - identically seeded engines draw the same slots, except where rounding puts a prefix value
-//   within 1e-9 (relative to the total) of a boundary between two slots (the tolerance of
-//   tests/test_differential.cpp, made exact per draw), with weights and probabilities within
-//   1e-9, every drawn slot live with a non-zero probability, and the engines consumed alike;
-// - a checkpoint round trip restores each buffer exactly (tests/state_snapshot.hpp), both
-//   buffers' checkpoints hold the same fields, and a corrupted or truncated checkpoint throws
-//   per::checkpoint_error and leaves the target exactly as it was.
-// The only tolerated disagreement on acceptance is a priority or alpha whose weight lies within
-// 1e-6 of the largest the sums accept, where the two formulations may round differently; the
-// run then ends there (the buffers would no longer hold the same items).
-//
-// An input whose first byte is 0xfe (rank_based_selector) drives per::rank_based_replay<int>
-// against per::naive_rank_based_replay<int> instead, with the rest of the input read the same
-// way (configuration, then operations). There every acceptance must agree exactly (both take
-// any finite priority >= 0 and the same alphas), the tree's rank of every slot must be the
-// naive rule's (priority, then the more recent push), probabilities agree within 1e-9, draws
-// are compared in rank positions with the same boundary tolerance, and a checkpoint round trip
-// must restore the buffer exactly and save the same bytes again (the naive reference has no
-// checkpoints: it stays, and checks the loaded buffer from then on); corrupted, truncated and
-// other-kind checkpoints must throw and change nothing. Any other first byte keeps the
-// original meaning of the input, so the saved corpus of the proportional pair still drives it.
+//   within 1e-9 (relative to the total) of a boundary between two positions (slots, or ranks),
+//   with weights and probabilities within 1e-9, every drawn slot live with a non-zero
+//   probability, distinct without replacement, and the engines consumed alike;
+// - checkpoints: the tree buffer's (kind 2 or 5) and the naive one's (kind 3 or 6) hold the same
+//   fields; each loads back into a fresh object that saves the same bytes again and draws the
+//   same batches bit for bit; the sampler's own checkpoint (kind 1 or 4) likewise; a corrupted or
+//   truncated checkpoint, and one of another kind or tree value type (wrong_kind, type_mismatch),
+//   throws per::checkpoint_error and leaves the target's bytes and draws as they were;
+// - copies and moves (copy and move construction and assignment, self-copy and self-move
+//   assignment, switching the active pair): the target holds exactly the source's state
+//   (exported state and draws), self-assignment changes nothing, a copy's next push does not move
+//   its items, a moved-from object is what /work/notes/special-members-spec.md (issue 14) says
+//   (capacity 0, options, alpha and max priority kept, observers throw std::out_of_range, push
+//   std::logic_error naming capacity() = 0, its checkpoint rejected as invalid), every later
+//   operation on it agrees between the pair, and loading or assigning into it makes it usable;
+//   copy assignment of buffers whose item copy throws after a countdown the input chooses either
+//   makes an exact copy or throws and leaves the target exactly as before (strong guarantee). The
+//   operations that need the special members of issue 14 are behind PER_FUZZ_SPECIAL_MEMBERS.
+// Tolerated disagreements, each checked for its cause: for the double pair, a priority or alpha
+// whose weight lies within 1e-6 of the largest the sums accept (the run then ends, as the
+// buffers would no longer hold the same items); for the float tree, which accepts less, a
+// priority, alpha or initial max priority beyond its own priority_limit() (the tree must refuse
+// it and the naive reference does not get it), probabilities, weights and boundaries within
+// 1e-5, and, while some weight lies below float's normal range, draws checked against each
+// buffer's own contract instead of each other.
 //
 // Built twice by tests/fuzz/CMakeLists.txt: with libFuzzer (the fuzz preset) and with a plain
 // main that replays tests/fuzz/corpus and tests/fuzz/crashes in the normal test run.
@@ -35,9 +52,9 @@
 #include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
 #include <per/prioritized_replay.hpp>
+#include <per/prioritized_sampler.hpp>
 #include <per/rank_based.hpp>
-
-#include "../state_snapshot.hpp"
+#include <per/sum_tree.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -47,11 +64,23 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+// The special members as /work/notes/special-members-spec.md (issue 14) specifies them: moves,
+// what moved-from objects hold, self-move-assignment, the strong guarantee of copy assignment
+// (with an item whose copy throws) and the up-front reservation of a copy. 0 skips exactly those
+// operations and checks (for a library without them); copies of intact objects and
+// self-copy-assignment are fuzzed either way.
+#ifndef PER_FUZZ_SPECIAL_MEMBERS
+#define PER_FUZZ_SPECIAL_MEMBERS 1
+#endif
 
 namespace {
 
@@ -59,20 +88,24 @@ using per::replay_handle;
 using per::replay_options;
 using per::sampling_mode;
 using per::weight_normalization;
-using tree_buffer = per::prioritized_replay<int>;
-using naive_buffer = per::naive_prioritized_replay<int>;
-using rank_buffer = per::rank_based_replay<int>;
-using naive_rank_buffer = per::naive_rank_based_replay<int>;
 
-// The first byte of an input that drives the rank-based pair; every other first byte (and the
-// empty input) drives the proportional pair, which reads the input exactly as before the
-// rank-based pair existed, so saved inputs keep their meaning.
+constexpr bool fuzz_special_members = PER_FUZZ_SPECIAL_MEMBERS != 0;
+
+// The first byte of an input that drives the rank-based pair, and of one that drives the
+// proportional pair over a float sum tree; every other first byte (and the empty input) drives
+// the proportional pair over the default double tree, reading the input from its first byte.
 constexpr std::uint8_t rank_based_selector = 0xfe;
+constexpr std::uint8_t float_tree_selector = 0xfd;
 
 constexpr double relative_tolerance = 1e-9;
 constexpr double boundary_tolerance = 1e-9;
+// For a float sum tree: its sums round to 2^-24 at every level of the tree.
+constexpr double float_tolerance = 1e-5;
 constexpr double limit_tolerance = 1e-6;
 constexpr std::size_t max_operations = 256;
+// Besides after every operation that touches every slot and at the end of the input, the full
+// O(N) comparison runs after every full_check_period-th operation.
+constexpr std::size_t full_check_period = 32;
 
 [[noreturn]] void finding(const std::string& what) {
     std::fprintf(stderr, "per fuzz finding: %s\n", what.c_str());
@@ -80,6 +113,7 @@ constexpr std::size_t max_operations = 256;
     std::abort();
 }
 
+// `what` is evaluated (and its strings built) only when the condition fails.
 #define PER_FUZZ_CHECK(condition, what)                                                            \
     do {                                                                                           \
         if (!(condition)) {                                                                        \
@@ -88,7 +122,28 @@ constexpr std::size_t max_operations = 256;
     } while (false)
 
 std::string text(double value) {
-    return per_test::hex(value);
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%a", value);
+    return buffer;
+}
+
+// The exception type of a call, or "ok" (short strings: no allocation on the common paths).
+template <class Function>
+std::string outcome(Function&& function) {
+    try {
+        function();
+        return "ok";
+    } catch (const std::invalid_argument&) {
+        return "invalid_argument";
+    } catch (const std::out_of_range&) {
+        return "out_of_range";
+    } catch (const std::length_error&) {
+        return "length_error";
+    } catch (const std::logic_error& error) {
+        return std::string("logic_error: ") + error.what();
+    } catch (const std::exception& error) {
+        return std::string("other: ") + error.what();
+    }
 }
 
 // The input, read front to back; reads past the end give zeros.
@@ -195,25 +250,26 @@ private:
     std::size_t m_position = 0;
 };
 
-bool close(double a, double b) {
+bool close(double a, double b, double tolerance = relative_tolerance) {
     if (a == b) {
         return true;
     }
     const double larger = std::max(std::fabs(a), std::fabs(b));
     // Below ~1e-290 the quotients behind probabilities lose precision to gradual underflow.
-    return larger < 1e-290 || std::fabs(a - b) <= relative_tolerance * larger;
+    return larger < 1e-290 || std::fabs(a - b) <= tolerance * larger;
 }
 
 // The naive buffer's weight of a raw priority, recomputed here the way it computes it.
-double weight_of(double priority, const replay_options& options) {
-    const double base = priority + options.epsilon();
-    return base > 0.0 ? std::pow(base, options.alpha()) : 0.0;
+double weight_of(double priority, double alpha, double epsilon) {
+    const double base = priority + epsilon;
+    return base > 0.0 ? std::pow(base, alpha) : 0.0;
 }
 
 // Whether the weight of `priority` under `alpha` is within limit_tolerance of the largest
 // weight the buffers accept (max double / (4 capacity)), computed in long double.
 bool near_limit(double priority, double alpha, double epsilon, std::size_t capacity) {
-    if (!std::isfinite(priority) || priority < 0.0 || !std::isfinite(alpha) || alpha < 0.0) {
+    if (!std::isfinite(priority) || priority < 0.0 || !std::isfinite(alpha) || alpha < 0.0 ||
+        capacity == 0) {
         return false;
     }
     const long double largest = static_cast<long double>(std::numeric_limits<double>::max()) /
@@ -227,10 +283,10 @@ bool near_limit(double priority, double alpha, double epsilon, std::size_t capac
 }
 
 // The tolerance for a draw whose positions differ (slots for proportional buffers, ranks for
-// rank-based ones): the prefix value u lies within boundary_tolerance * total of the boundary
-// after the lower of the two positions, and the positions between them carry no more than that
-// weight.
-bool at_boundary(const std::vector<double>& weights, double u, std::size_t a, std::size_t b) {
+// rank-based ones): the prefix value u lies within `tolerance` * total of the boundary after the
+// lower of the two positions, and the positions between them carry no more than that weight.
+bool at_boundary(const std::vector<double>& weights, double u, std::size_t a, std::size_t b,
+                 double tolerance) {
     if (a > b) {
         std::swap(a, b);
     }
@@ -246,11 +302,12 @@ bool at_boundary(const std::vector<double>& weights, double u, std::size_t a, st
             before_b += weights[i];
         }
     }
-    const long double slack = boundary_tolerance * total;
+    const long double slack = tolerance * total;
     return before_b - through_a <= slack && std::fabs(u - through_a) <= slack;
 }
 
-// The options and capacity of a run, from the front of the input (shared by both pairs).
+// The options and capacity of a run, from the front of the input (shared by every pair). Most
+// capacities are small (1..24); one input in 8 takes up to 200, one in 64 up to 1024.
 struct configuration {
     std::size_t capacity;
     replay_options options;
@@ -258,8 +315,12 @@ struct configuration {
 
 configuration read_configuration(input& in) {
     std::size_t capacity = 1 + in.below(24);
-    if (in.byte() % 8 == 0) {
+    const std::uint8_t size_class = in.byte();
+    if (size_class % 8 == 0) {
         capacity = 1 + in.below(200);
+        if (size_class % 64 == 0) {
+            capacity = 1 + (static_cast<std::size_t>(in.byte()) << 2 | in.below(4));
+        }
     }
     const sampling_mode modes[] = {sampling_mode::stratified, sampling_mode::independent,
                                    sampling_mode::without_replacement,
@@ -290,88 +351,172 @@ float to_float(double value) {
     return static_cast<float>(value);
 }
 
-// --- What both harnesses do alike ------------------------------------------------------------
+// --- An item whose copy throws on demand (the strong guarantee of copy assignment) -----------
 
-void same_outcome(const std::string& what, const std::string& tree, const std::string& naive) {
-    PER_FUZZ_CHECK(tree == naive, what + ": tree " + tree + ", naive " + naive);
-}
-
-// The slot observers of the tree buffer and its naive reference end alike (a value or the same
-// exception) for any slot.
-template <class Tree, class Naive>
-void observe_both(const Tree& tree, const Naive& naive, std::size_t slot) {
-    same_outcome("item", per_test::outcome([&] { (void)tree.item(slot); }),
-                 per_test::outcome([&] { (void)naive.item(slot); }));
-    same_outcome("priority", per_test::outcome([&] { (void)tree.priority(slot); }),
-                 per_test::outcome([&] { (void)naive.priority(slot); }));
-    same_outcome("probability", per_test::outcome([&] { (void)tree.probability(slot); }),
-                 per_test::outcome([&] { (void)naive.probability(slot); }));
-    same_outcome("handle", per_test::outcome([&] { (void)tree.handle(slot); }),
-                 per_test::outcome([&] { (void)naive.handle(slot); }));
-}
-
-// One sample call on both buffers, with engines seeded alike.
-struct paired_draws {
-    std::string tree_outcome; // "ok" or the exception; equal to the naive one when returned
-    std::vector<replay_handle> tree_handles, naive_handles;
-    std::vector<double> tree_weights, naive_weights;
-    std::vector<double> tree_probabilities, naive_probabilities;
+struct copy_failure : std::exception {
+    const char* what() const noexcept override { return "fuzz_item: copy failed on purpose"; }
 };
 
-// Draws batch_size items from both buffers through sample_into (into) or into a replay_batch,
-// and checks what does not depend on the sampling rule: both calls end alike, a batch's slots,
-// handles and items agree with the buffer, and both consumed the engine alike.
-template <class Tree, class Naive>
-paired_draws sample_both(Tree& tree, Naive& naive, std::size_t batch_size, double beta,
-                         std::uint64_t seed, bool into) {
-    std::mt19937_64 tree_engine(seed);
-    std::mt19937_64 naive_engine(seed);
-    paired_draws draws;
-    draws.tree_handles.resize(batch_size);
-    draws.naive_handles.resize(batch_size);
-    draws.tree_weights.resize(batch_size);
-    draws.naive_weights.resize(batch_size);
-    draws.tree_probabilities.resize(batch_size);
-    draws.naive_probabilities.resize(batch_size);
-    std::string naive_outcome;
-    if (into) {
-        draws.tree_outcome = per_test::outcome([&] {
-            tree.sample_into(batch_size, beta, tree_engine, draws.tree_handles.data(),
-                             draws.tree_weights.data(), draws.tree_probabilities.data());
-        });
-        naive_outcome = per_test::outcome([&] {
-            naive.sample_into(batch_size, beta, naive_engine, draws.naive_handles.data(),
-                              draws.naive_weights.data(), draws.naive_probabilities.data());
-        });
-    } else {
-        per::replay_batch<int> a;
-        per::replay_batch<int> b;
-        draws.tree_outcome =
-            per_test::outcome([&] { tree.sample(batch_size, beta, tree_engine, a); });
-        naive_outcome = per_test::outcome([&] { naive.sample(batch_size, beta, naive_engine, b); });
-        if (draws.tree_outcome == "ok" && naive_outcome == "ok") {
-            PER_FUZZ_CHECK(a.size() == batch_size && b.size() == batch_size, "batch sizes");
-            for (std::size_t k = 0; k < batch_size; ++k) {
-                PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
-                PER_FUZZ_CHECK(&a[k] == &tree.item(a.slots()[k]), "batch item");
-                PER_FUZZ_CHECK(&b[k] == &naive.item(b.slots()[k]), "naive batch item");
-            }
-            draws.tree_handles = a.handles();
-            draws.naive_handles = b.handles();
-            draws.tree_weights = a.weights();
-            draws.naive_weights = b.weights();
-            draws.tree_probabilities = a.probabilities();
-            draws.naive_probabilities = b.probabilities();
+// Copies left before a copy of a fuzz_item throws; negative: copies never throw.
+long copies_left = -1;
+
+struct fuzz_item {
+    int value = 0;
+
+    fuzz_item() = default;
+    explicit fuzz_item(int v)
+        : value(v) {}
+    fuzz_item(const fuzz_item& other)
+        : value(other.value) {
+        count_copy();
+    }
+    fuzz_item(fuzz_item&&) noexcept = default;
+    fuzz_item& operator=(const fuzz_item& other) {
+        count_copy();
+        value = other.value;
+        return *this;
+    }
+    fuzz_item& operator=(fuzz_item&&) noexcept = default;
+    ~fuzz_item() = default;
+
+    static void count_copy() {
+        if (copies_left == 0) {
+            throw copy_failure{};
+        }
+        if (copies_left > 0) {
+            --copies_left;
         }
     }
-    PER_FUZZ_CHECK(draws.tree_outcome == naive_outcome,
-                   "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
-                       draws.tree_outcome + ", naive " + naive_outcome);
-    if (draws.tree_outcome == "ok") {
-        PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
-    }
-    return draws;
+};
+
+// --- Exact state comparison ------------------------------------------------------------------
+
+bool same_options(const replay_options& a, const replay_options& b) {
+    const auto same_double = [](double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; };
+    return same_double(a.alpha(), b.alpha()) && same_double(a.epsilon(), b.epsilon()) &&
+           same_double(a.initial_max_priority(), b.initial_max_priority()) &&
+           a.sampling() == b.sampling() && a.normalization() == b.normalization();
 }
+
+bool same_sampler_state(const per::sampler_state& a, const per::sampler_state& b) {
+    const auto same_doubles = [](const std::vector<double>& x, const std::vector<double>& y) {
+        return x.size() == y.size() &&
+               (x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0);
+    };
+    return same_options(a.options, b.options) &&
+           std::memcmp(&a.max_priority, &b.max_priority, sizeof(double)) == 0 &&
+           a.generations == b.generations && a.filled == b.filled &&
+           same_doubles(a.priorities, b.priorities) && a.fill_count == b.fill_count &&
+           a.fill_stamps == b.fill_stamps;
+}
+
+int item_value(int item) {
+    return item;
+}
+[[maybe_unused]] int item_value(const fuzz_item& item) {
+    return item.value;
+}
+
+template <class A, class B>
+bool same_state(const per::replay_state<A>& a, const per::replay_state<B>& b) {
+    if (!same_sampler_state(a.sampler, b.sampler) || a.next_slot != b.next_slot ||
+        a.items.size() != b.items.size()) {
+        return false;
+    }
+    for (std::size_t k = 0; k < a.items.size(); ++k) {
+        if (item_value(a.items[k]) != item_value(b.items[k])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// What an object draws from an engine with a fixed seed: the handles, weights and
+// probabilities of two batches (or the exception), to compare two objects' trees bit for bit.
+struct probe_result {
+    std::string outcome;
+    std::vector<replay_handle> handles;
+    std::vector<double> weights, probabilities;
+
+    bool operator==(const probe_result& other) const {
+        return outcome == other.outcome && handles == other.handles &&
+               weights.size() == other.weights.size() &&
+               (weights.empty() || std::memcmp(weights.data(), other.weights.data(),
+                                               weights.size() * sizeof(double)) == 0) &&
+               (probabilities.empty() ||
+                std::memcmp(probabilities.data(), other.probabilities.data(),
+                            probabilities.size() * sizeof(double)) == 0);
+    }
+};
+
+template <class Object>
+probe_result probe(Object& object, std::size_t batch_size = 5) {
+    probe_result result;
+    std::mt19937_64 engine(20240531);
+    result.handles.resize(2 * batch_size);
+    result.weights.resize(2 * batch_size);
+    result.probabilities.resize(2 * batch_size);
+    result.outcome = outcome([&] {
+        for (std::size_t round = 0; round < 2; ++round) {
+            object.sample_into(batch_size, 0.6, engine, result.handles.data() + round * batch_size,
+                               result.weights.data() + round * batch_size,
+                               result.probabilities.data() + round * batch_size);
+        }
+    });
+    if (result.outcome != "ok") {
+        result.handles.clear();
+        result.weights.clear();
+        result.probabilities.clear();
+    }
+    return result;
+}
+
+template <class Object>
+std::string checkpoint_of(const Object& object) {
+    std::ostringstream out;
+    per::save(out, object);
+    return out.str();
+}
+
+// The code of the checkpoint_error a load throws; a load that succeeds is a finding.
+template <class Object>
+per::checkpoint_errc failed_load(const std::string& bytes, Object& target, const char* what) {
+    std::istringstream in(bytes);
+    try {
+        per::load(in, target);
+    } catch (const per::checkpoint_error& error) {
+        return error.code();
+    }
+    finding(std::string("a checkpoint loaded that must not: ") + what);
+}
+
+// A load that must fail with `code` and leave the target exactly as it was (its checkpoint
+// bytes and what it draws).
+template <class Object>
+void require_rejected(const std::string& bytes, Object& target,
+                      std::optional<per::checkpoint_errc> code, const char* what) {
+    const std::string before = checkpoint_of(target);
+    const probe_result drawn = probe(target);
+    const per::checkpoint_errc got = failed_load(bytes, target, what);
+    PER_FUZZ_CHECK(!code || got == *code,
+                   std::string(what) + ": error code " + std::to_string(static_cast<int>(got)));
+    PER_FUZZ_CHECK(checkpoint_of(target) == before && probe(target) == drawn,
+                   std::string("a failed load changed the target: ") + what);
+}
+
+// Flips a byte of a checkpoint or truncates it, as the input says.
+std::string corrupted(const std::string& bytes, input& in, bool truncate) {
+    std::string bad = bytes;
+    const std::size_t at = (static_cast<std::size_t>(in.byte()) << 8 | in.byte()) % bad.size();
+    if (truncate) {
+        bad.resize(at);
+    } else {
+        bad[at] = static_cast<char>(bad[at] ^ (1 + in.below(255)));
+    }
+    return bad;
+}
+
+// --- The handles an input reuses ---------------------------------------------------------------
 
 // The handles a harness has seen (many go stale as the ring turns over), and how a fuzz input
 // picks the handle of an update: a seen one, a live one, a random slot and generation, or one
@@ -408,61 +553,265 @@ private:
     std::vector<replay_handle> m_handles;
 };
 
-// One update_priorities call on both buffers and how each ended.
-struct paired_updates {
-    std::string tree_outcome;
-    std::string naive_outcome;
-    std::size_t applied_tree = 0;
-    std::size_t applied_naive = 0;
+// --- The pairs -------------------------------------------------------------------------------
+
+// The proportional pair over a sum tree type: exact (double tree) or not (float tree).
+template <class SumTree>
+struct proportional_kind {
+    using sampler = per::basic_prioritized_sampler<SumTree>;
+    template <class Item>
+    using tree_of = per::prioritized_replay<Item, sampler>;
+    template <class Item>
+    using naive_of = per::naive_prioritized_replay<Item>;
+    using value_type = typename SumTree::value_type;
+    static constexpr bool ranked = false;
+    static constexpr bool exact = std::is_same_v<value_type, double>;
+    static constexpr unsigned tree_kind = 2;
+    static constexpr unsigned naive_kind = 3;
 };
 
-// Applies handles/priorities to both buffers in the form `form` chooses: float priorities
-// (which `priorities` then holds as the buffers received them), pointer and count, or two
-// ranges (whose lengths may differ).
+struct rank_kind {
+    using sampler = per::rank_based_sampler;
+    template <class Item>
+    using tree_of = per::rank_based_replay<Item>;
+    template <class Item>
+    using naive_of = per::naive_rank_based_replay<Item>;
+    static constexpr bool ranked = true;
+    static constexpr bool exact = true;
+    static constexpr unsigned tree_kind = 5;
+    static constexpr unsigned naive_kind = 6;
+};
+
+// One tree buffer and its naive reference, with what the harness remembers about them.
+template <class Kind>
+struct pair_of_buffers {
+    using tree_buffer = typename Kind::template tree_of<int>;
+    using naive_buffer = typename Kind::template naive_of<int>;
+
+    pair_of_buffers(std::size_t capacity, const replay_options& options)
+        : tree(capacity, options)
+        , naive(capacity, options)
+        , pushed(capacity, 0) {}
+
+    tree_buffer tree;
+    naive_buffer naive;
+    handle_pool pool;
+    std::vector<std::uint64_t> pushed; // rank-based: per slot, when it was last pushed
+    std::uint64_t pushes = 0;
+};
+
+// The slot observers of the tree buffer and its naive reference end alike (a value or the same
+// exception) for any slot.
 template <class Tree, class Naive>
-paired_updates update_both(Tree& tree, Naive& naive, const std::vector<replay_handle>& handles,
-                           std::vector<double>& priorities, std::uint8_t form) {
-    paired_updates result;
+void observe_both(const Tree& tree, const Naive& naive, std::size_t slot) {
+    const auto same = [](const char* what, const std::string& a, const std::string& b) {
+        PER_FUZZ_CHECK(a == b, std::string(what) + ": tree " + a + ", naive " + b);
+    };
+    same("item", outcome([&] { (void)tree.item(slot); }), outcome([&] { (void)naive.item(slot); }));
+    same("priority", outcome([&] { (void)tree.priority(slot); }),
+         outcome([&] { (void)naive.priority(slot); }));
+    same("probability", outcome([&] { (void)tree.probability(slot); }),
+         outcome([&] { (void)naive.probability(slot); }));
+    same("handle", outcome([&] { (void)tree.handle(slot); }),
+         outcome([&] { (void)naive.handle(slot); }));
+}
+
+// One sample call on both buffers, with engines seeded alike.
+struct paired_draws {
+    std::string tree_outcome, naive_outcome;
+    std::vector<replay_handle> tree_handles, naive_handles;
+    std::vector<double> tree_weights, naive_weights;
+    std::vector<double> tree_probabilities, naive_probabilities;
+};
+
+// Draws batch_size items from both buffers through sample_into (into) or into a replay_batch,
+// and checks what does not depend on the sampling rule: a batch's slots, handles and items agree
+// with the buffer; unless `lenient`, both calls end alike and consume the engine alike.
+template <class Tree, class Naive>
+paired_draws sample_both(Tree& tree, Naive& naive, std::size_t batch_size, double beta,
+                         std::uint64_t seed, bool into, bool lenient) {
+    std::mt19937_64 tree_engine(seed);
+    std::mt19937_64 naive_engine(seed);
+    paired_draws draws;
+    draws.tree_handles.resize(batch_size);
+    draws.naive_handles.resize(batch_size);
+    draws.tree_weights.resize(batch_size);
+    draws.naive_weights.resize(batch_size);
+    draws.tree_probabilities.resize(batch_size);
+    draws.naive_probabilities.resize(batch_size);
+    if (into) {
+        draws.tree_outcome = outcome([&] {
+            tree.sample_into(batch_size, beta, tree_engine, draws.tree_handles.data(),
+                             draws.tree_weights.data(), draws.tree_probabilities.data());
+        });
+        draws.naive_outcome = outcome([&] {
+            naive.sample_into(batch_size, beta, naive_engine, draws.naive_handles.data(),
+                              draws.naive_weights.data(), draws.naive_probabilities.data());
+        });
+    } else {
+        per::replay_batch<int> a;
+        per::replay_batch<int> b;
+        draws.tree_outcome = outcome([&] { tree.sample(batch_size, beta, tree_engine, a); });
+        draws.naive_outcome = outcome([&] { naive.sample(batch_size, beta, naive_engine, b); });
+        if (draws.tree_outcome == "ok") {
+            PER_FUZZ_CHECK(a.size() == batch_size, "batch size");
+            for (std::size_t k = 0; k < batch_size; ++k) {
+                PER_FUZZ_CHECK(a.slots()[k] == a.handles()[k].slot, "slots vs handles");
+                PER_FUZZ_CHECK(&a[k] == &tree.item(a.slots()[k]), "batch item");
+            }
+            draws.tree_handles = a.handles();
+            draws.tree_weights = a.weights();
+            draws.tree_probabilities = a.probabilities();
+        }
+        if (draws.naive_outcome == "ok") {
+            PER_FUZZ_CHECK(b.size() == batch_size, "naive batch size");
+            for (std::size_t k = 0; k < batch_size; ++k) {
+                PER_FUZZ_CHECK(&b[k] == &naive.item(b.slots()[k]), "naive batch item");
+            }
+            draws.naive_handles = b.handles();
+            draws.naive_weights = b.weights();
+            draws.naive_probabilities = b.probabilities();
+        }
+    }
+    if (!lenient) {
+        PER_FUZZ_CHECK(draws.tree_outcome == draws.naive_outcome,
+                       "sample(" + std::to_string(batch_size) + ", " + text(beta) + "): tree " +
+                           draws.tree_outcome + ", naive " + draws.naive_outcome);
+        if (draws.tree_outcome == "ok") {
+            PER_FUZZ_CHECK(tree_engine == naive_engine, "engines consumed differently");
+        }
+    }
+    return draws;
+}
+
+// One update_priorities call on a buffer, in the form `form` chooses: float priorities (which
+// `priorities` then holds as the buffer received them), pointer and count, or two ranges
+// (whose lengths may differ). Returns how it ended.
+template <class Buffer>
+std::string update_with(Buffer& buffer, const std::vector<replay_handle>& handles,
+                        std::vector<double>& priorities, std::uint8_t form, std::size_t& applied) {
     if (form & 0x10) {
         std::vector<float> as_float;
         for (double priority : priorities) {
             as_float.push_back(to_float(priority));
         }
-        result.tree_outcome = per_test::outcome(
-            [&] { result.applied_tree = tree.update_priorities(handles, as_float); });
-        result.naive_outcome = per_test::outcome(
-            [&] { result.applied_naive = naive.update_priorities(handles, as_float); });
+        const std::string result =
+            outcome([&] { applied = buffer.update_priorities(handles, as_float); });
         priorities.assign(as_float.begin(), as_float.end());
-    } else if (form & 0x20 && handles.size() == priorities.size()) {
-        result.tree_outcome = per_test::outcome([&] {
-            result.applied_tree =
-                tree.update_priorities(handles.data(), priorities.data(), handles.size());
-        });
-        result.naive_outcome = per_test::outcome([&] {
-            result.applied_naive =
-                naive.update_priorities(handles.data(), priorities.data(), handles.size());
-        });
-    } else {
-        result.tree_outcome = per_test::outcome(
-            [&] { result.applied_tree = tree.update_priorities(handles, priorities); });
-        result.naive_outcome = per_test::outcome(
-            [&] { result.applied_naive = naive.update_priorities(handles, priorities); });
+        return result;
     }
-    return result;
+    if (form & 0x20 && handles.size() == priorities.size()) {
+        return outcome([&] {
+            applied = buffer.update_priorities(handles.data(), priorities.data(), handles.size());
+        });
+    }
+    return outcome([&] { applied = buffer.update_priorities(handles, priorities); });
 }
 
-// --- prioritized_replay against naive_prioritized_replay ------------------------------------
+// What a moved-from buffer must hold (special-members-spec.md): nothing, capacity 0, the
+// options, alpha and running max priority it had (and, rank-based, its fill count).
+struct kept_values {
+    replay_options options;
+    double max_priority;
+    std::uint64_t fill_count;
+};
 
-class proportional_harness {
+template <class Buffer>
+kept_values kept_by(const Buffer& buffer) {
+    return {buffer.options(), buffer.max_priority(), buffer.export_sampler_state().fill_count};
+}
+
+template <class Buffer>
+void require_moved_from(Buffer& buffer, const kept_values& kept, const char* what) {
+    const std::string where = std::string("moved-from ") + what;
+    PER_FUZZ_CHECK(buffer.capacity() == 0 && buffer.size() == 0 && buffer.empty() &&
+                       buffer.next_slot() == 0,
+                   where + ": capacity " + std::to_string(buffer.capacity()) + ", size " +
+                       std::to_string(buffer.size()));
+    const double max_priority = buffer.max_priority();
+    PER_FUZZ_CHECK(same_options(buffer.options(), kept.options) &&
+                       buffer.alpha() == kept.options.alpha() &&
+                       std::memcmp(&max_priority, &kept.max_priority, sizeof max_priority) == 0,
+                   where + ": options, alpha or max_priority changed");
+    const per::sampler_state state = buffer.export_sampler_state();
+    PER_FUZZ_CHECK(state.generations.empty() && state.filled.empty() && state.priorities.empty() &&
+                       state.fill_count == kept.fill_count,
+                   where + ": export_state");
+    PER_FUZZ_CHECK(outcome([&] { (void)buffer.item(0); }) == "out_of_range" &&
+                       outcome([&] { (void)buffer.priority(0); }) == "out_of_range" &&
+                       outcome([&] { (void)buffer.probability(0); }) == "out_of_range" &&
+                       outcome([&] { (void)buffer.handle(0); }) == "out_of_range",
+                   where + ": slot observers");
+    const std::string pushed = outcome([&] { buffer.push(0); });
+    PER_FUZZ_CHECK(pushed.rfind("logic_error: ", 0) == 0 &&
+                       pushed.find("capacity() = 0") != std::string::npos,
+                   where + ": push: " + pushed);
+}
+
+// --- The harness: a tree buffer against its naive reference ----------------------------------
+
+// The same operations on a tree buffer and its naive reference (Kind: proportional over a
+// double or float tree, or rank-based), compared after each. The harness holds up to two pairs
+// (for copies and moves between them) and works on the active one. It keeps, for the active
+// pair, the sampling weights of every slot as the naive rule gives them (proportional), or the
+// rank weights r^-alpha and their prefix sums (rank-based), updated for the slots an operation
+// touched: the comparison after an operation costs O(what changed) plus O(N) additions, and the
+// full O(N) comparison of every slot runs after the operations that touch everything, every
+// full_check_period operations and at the end.
+template <class Kind>
+class harness {
 public:
-    proportional_harness(input& in, std::size_t capacity, const replay_options& options)
-        : m_in(in)
-        , m_capacity(capacity)
-        , m_tree(capacity, options)
-        , m_naive(capacity, options) {}
+    using pair_type = pair_of_buffers<Kind>;
+    using tree_buffer = typename pair_type::tree_buffer;
+    using naive_buffer = typename pair_type::naive_buffer;
+    using sampler_type = typename Kind::sampler;
+    static constexpr bool ranked = Kind::ranked;
+    static constexpr bool exact = Kind::exact;
+    static constexpr double tolerance = exact ? relative_tolerance : float_tolerance;
+    static constexpr double slack = exact ? boundary_tolerance : float_tolerance;
 
-    // Returns false when the run must stop (a tolerated divergence at a limit).
-    bool step() {
+    harness(input& in, std::size_t capacity, const replay_options& options)
+        : m_in(in) {
+        m_pairs[0].emplace(capacity, options);
+        refresh();
+    }
+
+    // One operation and the comparison after it. Returns false when the run must stop (a
+    // tolerated divergence at a limit).
+    bool step(std::size_t index) {
+        m_touched.clear();
+        m_whole = false;
+        if (!operate()) {
+            return false;
+        }
+        if (m_whole || (index + 1) % full_check_period == 0) {
+            refresh();
+            full_check();
+        } else {
+            quick_check();
+        }
+        return true;
+    }
+
+    // Both pairs, every slot.
+    void check_everything() {
+        if (m_pairs[1 - m_active]) {
+            m_active = 1 - m_active;
+            refresh();
+            full_check();
+            m_active = 1 - m_active;
+        }
+        refresh();
+        full_check();
+    }
+
+private:
+    pair_type& active() { return *m_pairs[m_active]; }
+    tree_buffer& tree() { return m_pairs[m_active]->tree; }
+    naive_buffer& naive() { return m_pairs[m_active]->naive; }
+    std::size_t capacity() { return tree().capacity(); }
+
+    bool operate() {
         const std::uint8_t op = m_in.byte();
         switch (op % 16) {
         case 0:
@@ -487,103 +836,321 @@ public:
             return set_alpha();
         case 12:
             if (op & 0x30) {
-                observe(m_in.below(m_capacity + 3));
+                observe(m_in.below(capacity() + 3));
             } else {
-                m_tree.clear();
-                m_naive.clear();
+                tree().clear();
+                naive().clear();
+                m_whole = true;
             }
             return true;
         case 13:
             checkpoint(op);
             return true;
+        case 15:
+            if (op & 0x80) {
+                special_members();
+                return true;
+            }
+            [[fallthrough]];
         default:
-            if (!m_naive.empty()) {
-                m_pool.add(m_naive.handle(m_in.below(m_naive.size())));
+            if (!naive().empty()) {
+                active().pool.add(naive().handle(m_in.below(naive().size())));
             }
             push_default();
             return true;
         }
     }
 
-    void require_same_state() {
-        PER_FUZZ_CHECK(m_tree.size() == m_naive.size(), "sizes");
-        PER_FUZZ_CHECK(m_tree.capacity() == m_naive.capacity(), "capacities");
-        PER_FUZZ_CHECK(m_tree.empty() == m_naive.empty(), "empty()");
-        PER_FUZZ_CHECK(m_tree.next_slot() == m_naive.next_slot(), "next_slot()");
-        PER_FUZZ_CHECK(
-            m_tree.max_priority() == m_naive.max_priority() ||
-                (std::isnan(m_tree.max_priority()) && std::isnan(m_naive.max_priority())),
-            text(m_tree.max_priority()) + " vs " + text(m_naive.max_priority()));
-        PER_FUZZ_CHECK(std::isfinite(m_tree.max_priority()), "max priority not finite");
-        PER_FUZZ_CHECK(m_tree.alpha() == m_naive.alpha(), "alpha");
-        const double total = m_tree.sampler().total_weight();
-        PER_FUZZ_CHECK(std::isfinite(total) && total >= 0.0, "total weight " + text(total));
-        // P of every slot: the tree's against the naive formula (O(N) for all slots), and the
-        // naive buffer's own probability() (O(N) each) for a few slots.
-        const std::size_t size = m_naive.size();
-        std::vector<double> weights(size);
-        double naive_total = 0;
-        for (std::size_t slot = 0; slot < size; ++slot) {
-            weights[slot] = weight_of(m_naive.priority(slot), m_naive.options());
-            naive_total += weights[slot];
+    // --- The caches and the comparisons ------------------------------------------------------
+
+    // The weight the tree stores for a raw priority (rounded to its value type), as a double.
+    double tree_weight(double naive_weight) const {
+        if constexpr (exact) {
+            return naive_weight;
+        } else {
+            return static_cast<double>(static_cast<typename Kind::value_type>(naive_weight));
         }
-        for (std::size_t slot = 0; slot < size; ++slot) {
-            const auto at = [slot] { return "slot " + std::to_string(slot); };
-            PER_FUZZ_CHECK(m_tree.item(slot) == m_naive.item(slot), at());
-            PER_FUZZ_CHECK(m_tree.handle(slot) == m_naive.handle(slot), at());
-            const double p_tree = m_tree.priority(slot);
-            const double p_naive = m_naive.priority(slot);
-            PER_FUZZ_CHECK(p_tree == p_naive && std::signbit(p_tree) == std::signbit(p_naive),
-                           at() + ": " + text(p_tree) + " vs " + text(p_naive));
-            const double q_tree = m_tree.probability(slot);
-            const double q_naive = weights[slot] > 0.0 ? weights[slot] / naive_total : 0.0;
-            PER_FUZZ_CHECK(close(q_tree, q_naive),
-                           at() + ": P = " + text(q_tree) + " vs " + text(q_naive));
-            PER_FUZZ_CHECK((q_tree > 0.0) == (weights[slot] > 0.0) || q_naive == 0.0,
+    }
+
+    void refresh_slot(std::size_t slot) {
+        if constexpr (!ranked) {
+            const replay_options& options = naive().options();
+            m_naive_weights[slot] =
+                weight_of(naive().priority(slot), options.alpha(), options.epsilon());
+            m_tree_weights[slot] = tree_weight(m_naive_weights[slot]);
+        } else {
+            m_raw[slot] = naive().priority(slot);
+        }
+    }
+
+    void refresh() {
+        const std::size_t size = naive().size();
+        if constexpr (!ranked) {
+            m_naive_weights.resize(size);
+            m_tree_weights.resize(size);
+            for (std::size_t slot = 0; slot < size; ++slot) {
+                refresh_slot(slot);
+            }
+        } else {
+            if (!(naive().alpha() == m_rank_alpha)) {
+                m_rank_alpha = naive().alpha();
+                m_rank_weights.clear();
+                m_rank_totals.assign(1, 0.0);
+            }
+            extend_rank_weights(size);
+            m_raw.resize(size);
+            for (std::size_t slot = 0; slot < size; ++slot) {
+                refresh_slot(slot);
+            }
+        }
+    }
+
+    // Rank-based: r^-alpha and the prefix sums for r = 1..size, computed once per alpha.
+    void extend_rank_weights(std::size_t size) {
+        while (m_rank_weights.size() < size) {
+            const std::size_t position = m_rank_weights.size();
+            m_rank_weights.push_back(std::pow(static_cast<double>(position + 1), -m_rank_alpha));
+            m_rank_totals.push_back(m_rank_totals[position] + m_rank_weights[position]);
+        }
+    }
+
+    double tree_total() const {
+        double total = 0;
+        for (double weight : m_tree_weights) {
+            total += weight;
+        }
+        return total;
+    }
+    double naive_total() const {
+        double total = 0;
+        for (double weight : m_naive_weights) {
+            total += weight;
+        }
+        return total;
+    }
+
+    // What does not depend on a slot.
+    void check_globals() {
+        tree_buffer& t = tree();
+        naive_buffer& n = naive();
+        PER_FUZZ_CHECK(t.size() == n.size(), "sizes");
+        PER_FUZZ_CHECK(t.capacity() == n.capacity(), "capacities");
+        PER_FUZZ_CHECK(t.empty() == n.empty(), "empty()");
+        PER_FUZZ_CHECK(t.next_slot() == n.next_slot(), "next_slot()");
+        PER_FUZZ_CHECK(t.max_priority() == n.max_priority(),
+                       text(t.max_priority()) + " vs " + text(n.max_priority()));
+        PER_FUZZ_CHECK(std::isfinite(t.max_priority()), "max priority not finite");
+        PER_FUZZ_CHECK(t.alpha() == n.alpha(), "alpha");
+        PER_FUZZ_CHECK(same_options(t.options(), n.options()), "options");
+        const double total = t.sampler().total_weight();
+        PER_FUZZ_CHECK(std::isfinite(total) && total >= 0.0, "total weight " + text(total));
+        if constexpr (!ranked) {
+            PER_FUZZ_CHECK(close(total, tree_total(), tolerance),
+                           "total weight " + text(total) + " vs " + text(tree_total()));
+        } else {
+            const double expected = m_rank_totals[n.size()];
+            PER_FUZZ_CHECK(n.size() == 0 || close(total, expected),
+                           "total weight " + text(total) + " vs " + text(expected));
+        }
+    }
+
+    // Everything about one slot (below size()); `own` also asks the naive reference's own O(N)
+    // observers.
+    void check_slot(std::size_t slot, bool own) {
+        tree_buffer& t = tree();
+        naive_buffer& n = naive();
+        const auto at = [slot] { return "slot " + std::to_string(slot); };
+        PER_FUZZ_CHECK(t.item(slot) == n.item(slot), at());
+        PER_FUZZ_CHECK(t.handle(slot) == n.handle(slot), at());
+        const double p_tree = t.priority(slot);
+        const double p_naive = n.priority(slot);
+        PER_FUZZ_CHECK(p_tree == p_naive && std::signbit(p_tree) == std::signbit(p_naive),
+                       at() + ": " + text(p_tree) + " vs " + text(p_naive));
+        if constexpr (!ranked) {
+            const double total = t.sampler().total_weight();
+            const double q_tree = t.probability(slot);
+            const double q_expected =
+                m_tree_weights[slot] > 0.0 ? m_tree_weights[slot] / total : 0.0;
+            PER_FUZZ_CHECK(close(q_tree, q_expected, tolerance),
+                           at() + ": P = " + text(q_tree) + " vs " + text(q_expected));
+            PER_FUZZ_CHECK((q_tree > 0.0) == (m_tree_weights[slot] > 0.0) || q_expected == 0.0,
                            at() + ": sampleable differs");
-            if (size <= 8 || slot % 16 == 0) {
-                PER_FUZZ_CHECK(m_naive.probability(slot) == q_naive,
+            if (own) {
+                const double q_naive =
+                    m_naive_weights[slot] > 0.0 ? m_naive_weights[slot] / naive_total() : 0.0;
+                PER_FUZZ_CHECK(n.probability(slot) == q_naive, at() + ": naive probability()");
+                if constexpr (exact) {
+                    PER_FUZZ_CHECK(close(q_tree, q_naive), at() + ": P against the naive one");
+                }
+            }
+        } else {
+            const std::size_t rank = expected_rank(slot);
+            const per::rank_based_sampler& sampler = t.sampler();
+            PER_FUZZ_CHECK(sampler.rank(slot) == rank, at() + " at rank " + std::to_string(rank));
+            PER_FUZZ_CHECK(sampler.slot_of_rank(rank) == slot, at() + ": slot_of_rank");
+            const double p = t.probability(slot);
+            const double expected = m_rank_weights[rank - 1] / m_rank_totals[n.size()];
+            PER_FUZZ_CHECK(p > 0.0 && close(p, expected),
+                           at() + ": P = " + text(p) + " vs " + text(expected));
+            if (own) {
+                PER_FUZZ_CHECK(n.rank(slot) == rank, at() + ": naive rank()");
+                PER_FUZZ_CHECK(close(n.probability(slot), expected),
                                at() + ": naive probability()");
             }
         }
     }
 
-private:
-    void push_default() {
-        const replay_handle a = m_tree.push(m_next_item);
-        const replay_handle b = m_naive.push(m_next_item);
-        PER_FUZZ_CHECK(a == b, "push handles");
-        remember(a);
+    // Rank-based: the naive rule's rank of a slot (priority, then the more recent push), O(N).
+    std::size_t expected_rank(std::size_t slot) {
+        const std::vector<std::uint64_t>& pushed = active().pushed;
+        const double p = m_raw[slot];
+        std::size_t rank = 1;
+        for (std::size_t other = 0; other < m_raw.size(); ++other) {
+            const double q = m_raw[other];
+            rank += q > p || (q == p && pushed[other] > pushed[slot]);
+        }
+        return rank;
+    }
+
+    void quick_check() {
+        const std::size_t size = naive().size();
+        if constexpr (!ranked) {
+            m_naive_weights.resize(size);
+            m_tree_weights.resize(size);
+            for (std::size_t slot : m_touched) {
+                if (slot < size) {
+                    refresh_slot(slot);
+                }
+            }
+        } else {
+            extend_rank_weights(size);
+            m_raw.resize(size);
+            for (std::size_t slot : m_touched) {
+                if (slot < size) {
+                    refresh_slot(slot);
+                }
+            }
+        }
+        check_globals();
+        for (std::size_t slot : m_touched) {
+            if (slot < size) {
+                check_slot(slot, size <= 8);
+            }
+        }
+    }
+
+    void full_check() {
+        check_globals();
+        const std::size_t size = naive().size();
+        for (std::size_t slot = 0; slot < size; ++slot) {
+            check_slot(slot, size <= 8 || slot % 16 == 0);
+        }
+    }
+
+    // Rank-based: m_order the slots by rank, as the naive reference ranks them; m_rank_of its
+    // inverse (0-based).
+    void order_by_rank() {
+        const std::size_t size = naive().size();
+        const std::vector<std::uint64_t>& pushed = active().pushed;
+        m_order.resize(size);
+        for (std::size_t slot = 0; slot < size; ++slot) {
+            m_order[slot] = slot;
+        }
+        std::sort(m_order.begin(), m_order.end(), [&](std::size_t a, std::size_t b) {
+            const double p = m_raw[a];
+            const double q = m_raw[b];
+            return p > q || (p == q && pushed[a] > pushed[b]);
+        });
+        m_rank_of.assign(capacity(), 0);
+        for (std::size_t position = 0; position < size; ++position) {
+            m_rank_of[m_order[position]] = position;
+        }
+    }
+
+    // --- Operations --------------------------------------------------------------------------
+
+    void remember(const replay_handle& handle) {
+        pair_type& p = active();
+        if constexpr (ranked) {
+            p.pushed[handle.slot] = ++p.pushes;
+        }
+        p.pool.remember(handle, m_in);
+        m_touched.push_back(handle.slot);
         ++m_next_item;
+    }
+    replay_handle some_handle() { return active().pool.pick(m_in, naive(), capacity()); }
+
+    // A push into a moved-from pair: both throw std::logic_error naming capacity() = 0 (for
+    // a valid priority; an invalid one may be named first).
+    void push_into_nothing(bool valid) {
+        const std::string a = outcome([&] { tree().push(m_next_item); });
+        const std::string b = outcome([&] { naive().push(m_next_item); });
+        const auto expected = [valid](const std::string& result) {
+            return (result.rfind("logic_error: ", 0) == 0 &&
+                    result.find("capacity() = 0") != std::string::npos) ||
+                   (!valid && result == "invalid_argument");
+        };
+        PER_FUZZ_CHECK(expected(a) && expected(b),
+                       "push into a moved-from buffer: tree " + a + ", naive " + b);
+    }
+
+    void push_default() {
+        if (capacity() == 0) {
+            push_into_nothing(true);
+            return;
+        }
+        const replay_handle a = tree().push(m_next_item);
+        const replay_handle b = naive().push(m_next_item);
+        PER_FUZZ_CHECK(a == b, "push handles");
+        if constexpr (ranked) {
+            PER_FUZZ_CHECK(tree().sampler().rank(a.slot) == 1,
+                           "a push at the max priority: rank 1");
+        }
+        remember(a);
+    }
+
+    // Float trees accept less than the naive reference: priorities whose weight the float sums
+    // cannot hold. Such a call goes to the tree alone, which must refuse it.
+    bool beyond_tree_limit(double priority) {
+        return !exact && std::isfinite(priority) && priority >= 0.0 &&
+               priority > tree().sampler().priority_limit();
     }
 
     bool push_with_priority() {
         const double priority = m_in.priority();
+        const bool valid = std::isfinite(priority) && priority >= 0.0;
+        if (capacity() == 0) {
+            push_into_nothing(valid);
+            return true;
+        }
         replay_handle a{};
         replay_handle b{};
-        const std::string tree_outcome =
-            per_test::outcome([&] { a = m_tree.push(m_next_item, priority); });
-        const std::string naive_outcome =
-            per_test::outcome([&] { b = m_naive.push(m_next_item, priority); });
+        const std::string tree_outcome = outcome([&] { a = tree().push(m_next_item, priority); });
+        if (beyond_tree_limit(priority)) {
+            PER_FUZZ_CHECK(tree_outcome == "invalid_argument",
+                           "push beyond the float limit: " + tree_outcome);
+            return true;
+        }
+        const std::string naive_outcome = outcome([&] { b = naive().push(m_next_item, priority); });
         if (tree_outcome != naive_outcome) {
-            PER_FUZZ_CHECK(
-                near_limit(priority, m_naive.alpha(), m_naive.options().epsilon(), m_capacity),
-                "push(item, " + text(priority) + "): tree " + tree_outcome + ", naive " +
-                    naive_outcome);
+            PER_FUZZ_CHECK(!ranked && near_limit(priority, naive().alpha(),
+                                                 naive().options().epsilon(), capacity()),
+                           "push(item, " + text(priority) + "): tree " + tree_outcome + ", naive " +
+                               naive_outcome);
             return false;
+        }
+        if (ranked) {
+            PER_FUZZ_CHECK(tree_outcome == (valid ? "ok" : "invalid_argument"),
+                           "push(item, " + text(priority) + "): " + tree_outcome);
         }
         if (tree_outcome == "ok") {
             PER_FUZZ_CHECK(a == b, "push handles");
             remember(a);
-            ++m_next_item;
         } else {
             PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "push: " + tree_outcome);
         }
         return true;
     }
-
-    void remember(const replay_handle& handle) { m_pool.remember(handle, m_in); }
-    replay_handle some_handle() { return m_pool.pick(m_in, m_naive, m_capacity); }
 
     bool update_many() {
         const std::size_t count = m_in.below(9);
@@ -597,16 +1164,32 @@ private:
         if (form % 16 == 0) {
             priorities.push_back(1.0); // lengths differ
         }
-        const paired_updates result = update_both(m_tree, m_naive, handles, priorities, form);
-        const std::string& tree_outcome = result.tree_outcome;
-        const std::string& naive_outcome = result.naive_outcome;
-        const std::size_t applied_tree = result.applied_tree;
-        const std::size_t applied_naive = result.applied_naive;
+        bool beyond = false;
+        for (double& priority : priorities) {
+            if (form & 0x10) {
+                priority = to_float(priority); // what the float form passes on
+            }
+            beyond = beyond || beyond_tree_limit(priority);
+        }
+        for (const replay_handle& handle : handles) {
+            m_touched.push_back(handle.slot);
+        }
+        std::size_t applied_tree = 0;
+        std::size_t applied_naive = 0;
+        const std::string tree_outcome =
+            update_with(tree(), handles, priorities, form, applied_tree);
+        if (beyond) {
+            PER_FUZZ_CHECK(tree_outcome != "ok" && tree_outcome.rfind("other", 0) != 0,
+                           "update beyond the float limit: " + tree_outcome);
+            return true;
+        }
+        const std::string naive_outcome =
+            update_with(naive(), handles, priorities, form, applied_naive);
         if (tree_outcome != naive_outcome) {
             bool any_near = false;
             for (double priority : priorities) {
-                any_near = any_near || near_limit(priority, m_naive.alpha(),
-                                                  m_naive.options().epsilon(), m_capacity);
+                any_near = any_near || near_limit(priority, naive().alpha(),
+                                                  naive().options().epsilon(), capacity());
             }
             std::string arguments;
             for (std::size_t k = 0; k < handles.size(); ++k) {
@@ -617,9 +1200,9 @@ private:
             for (double priority : priorities) {
                 arguments += " " + text(priority);
             }
-            PER_FUZZ_CHECK(any_near, "update_priorities(" + arguments + "), form " +
-                                         std::to_string(form) + ": tree " + tree_outcome +
-                                         ", naive " + naive_outcome);
+            PER_FUZZ_CHECK(!ranked && any_near, "update_priorities(" + arguments + "), form " +
+                                                    std::to_string(form) + ": tree " +
+                                                    tree_outcome + ", naive " + naive_outcome);
             return false;
         }
         PER_FUZZ_CHECK(applied_tree == applied_naive, "applied counts");
@@ -629,17 +1212,23 @@ private:
     bool update_one() {
         const replay_handle handle = some_handle();
         const double priority = m_in.priority();
+        m_touched.push_back(handle.slot);
         bool a = false;
         bool b = false;
         const std::string tree_outcome =
-            per_test::outcome([&] { a = m_tree.update_priority(handle, priority); });
+            outcome([&] { a = tree().update_priority(handle, priority); });
+        if (beyond_tree_limit(priority)) {
+            PER_FUZZ_CHECK(tree_outcome == "invalid_argument" || tree_outcome == "out_of_range",
+                           "update beyond the float limit: " + tree_outcome);
+            return true;
+        }
         const std::string naive_outcome =
-            per_test::outcome([&] { b = m_naive.update_priority(handle, priority); });
+            outcome([&] { b = naive().update_priority(handle, priority); });
         if (tree_outcome != naive_outcome) {
-            PER_FUZZ_CHECK(
-                near_limit(priority, m_naive.alpha(), m_naive.options().epsilon(), m_capacity),
-                "update_priority(" + text(priority) + "): tree " + tree_outcome + ", naive " +
-                    naive_outcome);
+            PER_FUZZ_CHECK(!ranked && near_limit(priority, naive().alpha(),
+                                                 naive().options().epsilon(), capacity()),
+                           "update_priority(" + text(priority) + "): tree " + tree_outcome +
+                               ", naive " + naive_outcome);
             return false;
         }
         PER_FUZZ_CHECK(a == b, "update_priority results");
@@ -648,19 +1237,72 @@ private:
 
     bool set_alpha() {
         const double alpha = m_in.alpha();
-        const std::string tree_outcome = per_test::outcome([&] { m_tree.set_alpha(alpha); });
-        const std::string naive_outcome = per_test::outcome([&] { m_naive.set_alpha(alpha); });
-        if (tree_outcome != naive_outcome) {
-            PER_FUZZ_CHECK(
-                near_limit(m_naive.max_priority(), alpha, m_naive.options().epsilon(), m_capacity),
-                "set_alpha(" + text(alpha) + ") with max priority " + text(m_naive.max_priority()) +
-                    ": tree " + tree_outcome + ", naive " + naive_outcome);
-            return false;
+        const double old_alpha = naive().alpha();
+        m_whole = true;
+        const std::string tree_outcome = outcome([&] { tree().set_alpha(alpha); });
+        const std::string naive_outcome = outcome([&] { naive().set_alpha(alpha); });
+        if (tree_outcome == naive_outcome) {
+            return true;
         }
-        return true;
+        if constexpr (!exact) {
+            // The float tree may refuse an alpha for which max_priority's weight does not fit
+            // its sums: its priority limit under that alpha (a sampler of this capacity with that
+            // alpha tells: the limit depends on both) is below max_priority. The naive reference
+            // then goes back to its alpha.
+            if (tree_outcome == "invalid_argument" && naive_outcome == "ok") {
+                replay_options options = naive().options();
+                options.alpha(alpha).initial_max_priority(0.0);
+                double limit = -1.0;
+                (void)outcome([&] { limit = sampler_type(capacity(), options).priority_limit(); });
+                PER_FUZZ_CHECK(naive().max_priority() > limit,
+                               "set_alpha(" + text(alpha) + ") refused by the float tree");
+                naive().set_alpha(old_alpha);
+                return true;
+            }
+        }
+        PER_FUZZ_CHECK(!ranked && near_limit(naive().max_priority(), alpha,
+                                             naive().options().epsilon(), capacity()),
+                       "set_alpha(" + text(alpha) + ") with max priority " +
+                           text(naive().max_priority()) + ": tree " + tree_outcome + ", naive " +
+                           naive_outcome);
+        return false;
     }
 
-    void observe(std::size_t slot) { observe_both(m_tree, m_naive, slot); }
+    void observe(std::size_t slot) {
+        observe_both(tree(), naive(), slot);
+        if constexpr (ranked) {
+            std::size_t tree_rank = 0;
+            std::size_t naive_rank = 0;
+            const std::string a = outcome([&] { tree_rank = tree().sampler().rank(slot); });
+            const std::string b = outcome([&] { naive_rank = naive().rank(slot); });
+            PER_FUZZ_CHECK(a == b && tree_rank == naive_rank,
+                           "rank of slot " + std::to_string(slot) + ": " + a + " vs " + b);
+        }
+        m_touched.push_back(slot);
+    }
+
+    // The contract of one buffer's draws alone: live, current, sampleable slots, distinct
+    // without replacement.
+    template <class Buffer>
+    void check_draws_alone(const Buffer& buffer, const std::string& result,
+                           const std::vector<replay_handle>& handles,
+                           const std::vector<double>& probabilities,
+                           const std::vector<double>& weights, bool without) {
+        if (result != "ok") {
+            return;
+        }
+        std::vector<std::size_t> slots;
+        for (std::size_t k = 0; k < handles.size(); ++k) {
+            const replay_handle handle = handles[k];
+            PER_FUZZ_CHECK(handle.slot < buffer.size() && handle == buffer.handle(handle.slot) &&
+                               weights[handle.slot] > 0.0 && probabilities[k] > 0.0,
+                           "draw " + std::to_string(k) + ": slot " + std::to_string(handle.slot));
+            slots.push_back(handle.slot);
+        }
+        std::sort(slots.begin(), slots.end());
+        PER_FUZZ_CHECK(!without || std::adjacent_find(slots.begin(), slots.end()) == slots.end(),
+                       "drew a slot twice without replacement");
+    }
 
     void sample() {
         std::size_t batch_size = 1 + m_in.below(12);
@@ -671,17 +1313,45 @@ private:
         const double beta = m_in.beta();
         const std::uint64_t seed = m_in.bits64();
         const bool into = kind & 0x10;
+        const replay_options& options = naive().options();
+        const bool without = options.sampling() == sampling_mode::without_replacement;
+        const bool stratified = options.sampling() == sampling_mode::stratified;
+        const bool batch_max = options.normalization() == weight_normalization::batch_max;
 
-        const paired_draws draws = sample_both(m_tree, m_naive, batch_size, beta, seed, into);
+        // A float tree rounds weights below float's normal range (to 0 below its smallest
+        // subnormal): then what it may draw, and its weights, differ from the naive rule's, and
+        // only each buffer's own contract is checked.
+        bool lenient = false;
+        if constexpr (!exact) {
+            for (double weight : m_naive_weights) {
+                lenient = lenient || (weight > 0.0 && weight < std::numeric_limits<float>::min());
+            }
+        }
+        const paired_draws draws =
+            sample_both(tree(), naive(), batch_size, beta, seed, into, lenient);
+        if constexpr (!ranked) {
+            if (lenient) {
+                check_draws_alone(tree(), draws.tree_outcome, draws.tree_handles,
+                                  draws.tree_probabilities, m_tree_weights, without);
+                check_draws_alone(naive(), draws.naive_outcome, draws.naive_handles,
+                                  draws.naive_probabilities, m_naive_weights, without);
+                return;
+            }
+        }
         if (draws.tree_outcome != "ok") {
             return;
         }
-        const std::vector<replay_handle>& tree_handles = draws.tree_handles;
-        const std::vector<replay_handle>& naive_handles = draws.naive_handles;
-        const std::vector<double>& tree_weights = draws.tree_weights;
-        const std::vector<double>& naive_weights = draws.naive_weights;
-        const std::vector<double>& tree_probabilities = draws.tree_probabilities;
-        const std::vector<double>& naive_probabilities = draws.naive_probabilities;
+        const std::size_t size = naive().size();
+        std::vector<double> rank_weights;
+        if constexpr (ranked) {
+            order_by_rank();
+            rank_weights.assign(m_rank_weights.begin(),
+                                m_rank_weights.begin() + static_cast<std::ptrdiff_t>(size));
+        }
+        // Weights by position (slots, or ranks - 1), as the tree holds them.
+        const std::vector<double>& weights = ranked ? rank_weights : m_tree_weights;
+        const double total = ranked ? m_rank_totals[size] : tree_total();
+        const auto position_of = [&](std::size_t slot) { return ranked ? m_rank_of[slot] : slot; };
 
         // Replay the engine to know each draw's uniform.
         std::mt19937_64 replay(seed);
@@ -689,33 +1359,28 @@ private:
         for (double& unit : units) {
             unit = per::uniform_unit(replay);
         }
-        const replay_options& options = m_naive.options();
-        std::vector<double> weights(m_naive.size());
-        double total = 0;
-        for (std::size_t slot = 0; slot < weights.size(); ++slot) {
-            weights[slot] = weight_of(m_naive.priority(slot), options);
-            total += weights[slot];
-        }
-        const bool without = options.sampling() == sampling_mode::without_replacement;
-        const bool stratified = options.sampling() == sampling_mode::stratified;
-        const bool batch_max = options.normalization() == weight_normalization::batch_max;
         std::vector<double> remaining = weights; // without replacement: not drawn yet
         bool all_equal = true;
         for (std::size_t k = 0; k < batch_size; ++k) {
             const auto at = [k, batch_size] {
                 return "draw " + std::to_string(k) + " of " + std::to_string(batch_size);
             };
-            const replay_handle t = tree_handles[k];
-            const replay_handle n = naive_handles[k];
-            PER_FUZZ_CHECK(t.slot < m_tree.size() && n.slot < m_naive.size(), at() + ": slot");
-            PER_FUZZ_CHECK(t == m_tree.handle(t.slot) && n == m_naive.handle(n.slot),
+            const replay_handle t = draws.tree_handles[k];
+            const replay_handle n = draws.naive_handles[k];
+            PER_FUZZ_CHECK(t.slot < tree().size() && n.slot < naive().size(), at() + ": slot");
+            PER_FUZZ_CHECK(t == tree().handle(t.slot) && n == naive().handle(n.slot),
                            at() + ": handle not current");
-            PER_FUZZ_CHECK(weights[t.slot] > 0.0 && weights[n.slot] > 0.0,
-                           at() + ": drew a weight-0 slot");
-            PER_FUZZ_CHECK(m_tree.probability(t.slot) > 0.0 || weights[t.slot] / total == 0.0,
+            const std::size_t t_position = position_of(t.slot);
+            const std::size_t n_position = position_of(n.slot);
+            PER_FUZZ_CHECK(draws.tree_probabilities[k] > 0.0 ||
+                               (!ranked && weights[t_position] / total == 0.0),
                            at() + ": zero probability");
+            if constexpr (!ranked) {
+                PER_FUZZ_CHECK(m_tree_weights[t.slot] > 0.0 && m_naive_weights[n.slot] > 0.0,
+                               at() + ": drew a weight-0 slot");
+            }
             if (without) {
-                PER_FUZZ_CHECK(remaining[n.slot] > 0.0, at() + ": drew a slot twice");
+                PER_FUZZ_CHECK(remaining[n_position] > 0.0, at() + ": drew a slot twice");
             }
             if (t != n && all_equal) {
                 double sum = 0;
@@ -725,423 +1390,10 @@ private:
                 const double u = stratified ? (static_cast<double>(k) + units[k]) * total /
                                                   static_cast<double>(batch_size)
                                             : units[k] * (without ? sum : total);
-                PER_FUZZ_CHECK(at_boundary(without ? remaining : weights, u, t.slot, n.slot),
-                               at() + ": tree drew slot " + std::to_string(t.slot) +
-                                   ", naive slot " + std::to_string(n.slot) + ", u = " + text(u));
-            }
-            if (t != n) {
-                all_equal = false;
-                if (without) {
-                    break; // the rest of the batch depends on what was drawn
-                }
-                continue;
-            }
-            if (without) {
-                remaining[n.slot] = 0.0;
-            }
-            PER_FUZZ_CHECK(close(tree_probabilities[k], naive_probabilities[k]),
-                           at() + ": P " + text(tree_probabilities[k]) + " vs " +
-                               text(naive_probabilities[k]));
-            const bool tiny = tree_probabilities[k] < 1e-280 || naive_probabilities[k] < 1e-280;
-            if (!batch_max && !tiny) {
-                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]),
-                               at() + ": weight " + text(tree_weights[k]) + " vs " +
-                                   text(naive_weights[k]));
-            }
-        }
-        if (batch_max && all_equal) {
-            for (std::size_t k = 0; k < batch_size; ++k) {
-                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]) ||
-                                   tree_probabilities[k] < 1e-280,
-                               "batch_max weight " + std::to_string(k));
-            }
-        }
-        if (without) {
-            std::vector<std::size_t> slots;
-            for (const replay_handle& handle : tree_handles) {
-                slots.push_back(handle.slot);
-            }
-            std::sort(slots.begin(), slots.end());
-            PER_FUZZ_CHECK(std::adjacent_find(slots.begin(), slots.end()) == slots.end(),
-                           "tree drew a slot twice without replacement");
-        }
-    }
-
-    // Round trip both buffers through their checkpoints; sometimes corrupt one first.
-    void checkpoint(std::uint8_t op) {
-        std::ostringstream tree_out;
-        std::ostringstream naive_out;
-        per::save(tree_out, m_tree);
-        per::save(naive_out, m_naive);
-        const std::string tree_bytes = tree_out.str();
-        const std::string naive_bytes = naive_out.str();
-
-        // The two checkpoints hold the same fields but kind (12..15), value size and fanout
-        // (16..23) and the checksum.
-        PER_FUZZ_CHECK(tree_bytes.size() == naive_bytes.size(), "checkpoint sizes");
-        PER_FUZZ_CHECK(tree_bytes.compare(0, 12, naive_bytes, 0, 12) == 0, "checkpoint headers");
-        PER_FUZZ_CHECK(tree_bytes.compare(24, tree_bytes.size() - 32, naive_bytes, 24,
-                                          naive_bytes.size() - 32) == 0,
-                       "checkpoint fields differ between the buffers");
-
-        tree_buffer tree_target(1 + m_in.below(5));
-        naive_buffer naive_target(1 + m_in.below(5));
-        if (op & 0x40) {
-            // Corrupt: flip a byte, or truncate. Both must throw and change nothing.
-            std::string bad = tree_bytes;
-            const std::size_t at =
-                (static_cast<std::size_t>(m_in.byte()) << 8 | m_in.byte()) % bad.size();
-            if (op & 0x80) {
-                bad.resize(at);
-            } else {
-                bad[at] = static_cast<char>(bad[at] ^ (1 + m_in.below(255)));
-            }
-            tree_target = m_tree;
-            const std::string before = per_test::state(tree_target);
-            std::istringstream in(bad);
-            bool thrown = false;
-            try {
-                per::load(in, tree_target);
-            } catch (const per::checkpoint_error&) {
-                thrown = true;
-            }
-            PER_FUZZ_CHECK(thrown, "a corrupted checkpoint loaded");
-            PER_FUZZ_CHECK(per_test::state(tree_target) == before,
-                           "a failed load changed the target");
-        }
-        std::istringstream tree_in(tree_bytes);
-        std::istringstream naive_in(naive_bytes);
-        per::load(tree_in, tree_target);
-        per::load(naive_in, naive_target);
-        PER_FUZZ_CHECK(per_test::state(tree_target) == per_test::state(m_tree), "tree round trip");
-        PER_FUZZ_CHECK(per_test::state(naive_target) == per_test::state(m_naive),
-                       "naive round trip");
-        m_tree = std::move(tree_target);
-        m_naive = std::move(naive_target);
-    }
-
-    input& m_in;
-    std::size_t m_capacity;
-    tree_buffer m_tree;
-    naive_buffer m_naive;
-    handle_pool m_pool;
-    int m_next_item = 0;
-};
-
-void run_proportional(input& in) {
-    const configuration config = read_configuration(in);
-    const std::size_t capacity = config.capacity;
-    const replay_options& options = config.options;
-    const std::string tree_outcome = per_test::outcome([&] { tree_buffer b(capacity, options); });
-    const std::string naive_outcome = per_test::outcome([&] { naive_buffer b(capacity, options); });
-    if (tree_outcome != naive_outcome) {
-        PER_FUZZ_CHECK(near_limit(options.initial_max_priority(), options.alpha(),
-                                  options.epsilon(), capacity),
-                       "constructor with alpha " + text(options.alpha()) + ", epsilon " +
-                           text(options.epsilon()) + ", initial_max_priority " +
-                           text(options.initial_max_priority()) + ": tree " + tree_outcome +
-                           ", naive " + naive_outcome);
-        return;
-    }
-    if (tree_outcome != "ok") {
-        PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "constructor: " + tree_outcome);
-        return;
-    }
-    proportional_harness run(in, capacity, options);
-    for (std::size_t op = 0; op < max_operations && !in.exhausted(); ++op) {
-        if (!run.step()) {
-            return;
-        }
-        run.require_same_state();
-    }
-}
-
-// --- rank_based_replay against naive_rank_based_replay ------------------------------------
-
-// The same operations on per::rank_based_replay<int> and per::naive_rank_based_replay<int>.
-// Both accept any finite priority >= 0 and the same alphas, so every outcome must agree
-// exactly. The harness keeps its own push counter per slot, to know the order the naive
-// reference ranks by (priority, then the more recent push first) in O(N log N).
-class rank_harness {
-public:
-    rank_harness(input& in, std::size_t capacity, const replay_options& options)
-        : m_in(in)
-        , m_capacity(capacity)
-        , m_tree(capacity, options)
-        , m_naive(capacity, options)
-        , m_pushed(capacity, 0) {}
-
-    void step() {
-        const std::uint8_t op = m_in.byte();
-        switch (op % 16) {
-        case 0:
-        case 1:
-        case 2:
-            push_default();
-            return;
-        case 3:
-        case 4:
-        case 5:
-            push_with_priority();
-            return;
-        case 6:
-        case 7:
-            sample();
-            return;
-        case 8:
-        case 9:
-            update_many();
-            return;
-        case 10:
-            update_one();
-            return;
-        case 11:
-            set_alpha();
-            return;
-        case 12:
-            if (op & 0x30) {
-                observe(m_in.below(m_capacity + 3));
-            } else {
-                m_tree.clear();
-                m_naive.clear();
-            }
-            return;
-        case 13:
-            checkpoint(op);
-            return;
-        default:
-            if (!m_naive.empty()) {
-                m_pool.add(m_naive.handle(m_in.below(m_naive.size())));
-            }
-            push_default();
-            return;
-        }
-    }
-
-    void require_same_state() {
-        PER_FUZZ_CHECK(m_tree.size() == m_naive.size(), "sizes");
-        PER_FUZZ_CHECK(m_tree.capacity() == m_naive.capacity(), "capacities");
-        PER_FUZZ_CHECK(m_tree.empty() == m_naive.empty(), "empty()");
-        PER_FUZZ_CHECK(m_tree.next_slot() == m_naive.next_slot(), "next_slot()");
-        PER_FUZZ_CHECK(m_tree.max_priority() == m_naive.max_priority(),
-                       text(m_tree.max_priority()) + " vs " + text(m_naive.max_priority()));
-        PER_FUZZ_CHECK(std::isfinite(m_tree.max_priority()), "max priority not finite");
-        PER_FUZZ_CHECK(m_tree.alpha() == m_naive.alpha(), "alpha");
-        const std::size_t size = m_naive.size();
-        for (std::size_t slot = 0; slot < size; ++slot) {
-            const auto at = [slot] { return "slot " + std::to_string(slot); };
-            PER_FUZZ_CHECK(m_tree.item(slot) == m_naive.item(slot), at());
-            PER_FUZZ_CHECK(m_tree.handle(slot) == m_naive.handle(slot), at());
-            const double p_tree = m_tree.priority(slot);
-            const double p_naive = m_naive.priority(slot);
-            PER_FUZZ_CHECK(p_tree == p_naive && std::signbit(p_tree) == std::signbit(p_naive),
-                           at() + ": " + text(p_tree) + " vs " + text(p_naive));
-        }
-        // The ranks: the tree's order against the naive rule, every slot; the naive
-        // reference's own rank() and probability() (O(N) each) for a few.
-        order_by_rank();
-        const per::rank_based_sampler& sampler = m_tree.sampler();
-        const double total = sampler.total_weight();
-        PER_FUZZ_CHECK(size == 0 || close(total, m_total),
-                       "total weight " + text(total) + " vs " + text(m_total));
-        for (std::size_t position = 0; position < size; ++position) {
-            const std::size_t slot = m_order[position];
-            const auto at = [slot, position] {
-                return "slot " + std::to_string(slot) + " at rank " + std::to_string(position + 1);
-            };
-            PER_FUZZ_CHECK(sampler.slot_of_rank(position + 1) == slot, at());
-            PER_FUZZ_CHECK(sampler.rank(slot) == position + 1, at());
-            const double p = m_tree.probability(slot);
-            const double expected = m_weights[position] / m_total;
-            PER_FUZZ_CHECK(p > 0.0 && close(p, expected),
-                           at() + ": P = " + text(p) + " vs " + text(expected));
-            if (size <= 8 || slot % 16 == 0) {
-                PER_FUZZ_CHECK(m_naive.rank(slot) == position + 1, at() + ": naive rank()");
-                PER_FUZZ_CHECK(close(m_naive.probability(slot), expected),
-                               at() + ": naive probability()");
-            }
-        }
-    }
-
-private:
-    // m_order: the slots by rank, as the naive reference ranks them; m_rank_of its inverse;
-    // m_weights the rank weights r^-alpha; m_total their sum in rank order.
-    void order_by_rank() {
-        const std::size_t size = m_naive.size();
-        m_order.resize(size);
-        for (std::size_t slot = 0; slot < size; ++slot) {
-            m_order[slot] = slot;
-        }
-        std::sort(m_order.begin(), m_order.end(), [this](std::size_t a, std::size_t b) {
-            const double p = m_naive.priority(a);
-            const double q = m_naive.priority(b);
-            return p > q || (p == q && m_pushed[a] > m_pushed[b]);
-        });
-        m_rank_of.assign(m_capacity, 0);
-        m_weights.resize(size);
-        m_total = 0;
-        for (std::size_t position = 0; position < size; ++position) {
-            m_rank_of[m_order[position]] = position;
-            m_weights[position] = std::pow(static_cast<double>(position + 1), -m_naive.alpha());
-            m_total += m_weights[position];
-        }
-    }
-
-    void pushed(const replay_handle& handle) {
-        m_pushed[handle.slot] = ++m_pushes;
-        remember(handle);
-        ++m_next_item;
-    }
-
-    void push_default() {
-        const replay_handle a = m_tree.push(m_next_item);
-        const replay_handle b = m_naive.push(m_next_item);
-        PER_FUZZ_CHECK(a == b, "push handles");
-        PER_FUZZ_CHECK(m_tree.sampler().rank(a.slot) == 1, "a push at the max priority: rank 1");
-        pushed(a);
-    }
-
-    void push_with_priority() {
-        const double priority = m_in.priority();
-        replay_handle a{};
-        replay_handle b{};
-        const std::string tree_outcome =
-            per_test::outcome([&] { a = m_tree.push(m_next_item, priority); });
-        const std::string naive_outcome =
-            per_test::outcome([&] { b = m_naive.push(m_next_item, priority); });
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "push(item, " + text(priority) + "): tree " +
-                                                          tree_outcome + ", naive " +
-                                                          naive_outcome);
-        const bool valid = std::isfinite(priority) && priority >= 0.0;
-        PER_FUZZ_CHECK(tree_outcome == (valid ? "ok" : "invalid_argument"),
-                       "push(item, " + text(priority) + "): " + tree_outcome);
-        if (valid) {
-            PER_FUZZ_CHECK(a == b, "push handles");
-            pushed(a);
-        }
-    }
-
-    void remember(const replay_handle& handle) { m_pool.remember(handle, m_in); }
-    replay_handle some_handle() { return m_pool.pick(m_in, m_naive, m_capacity); }
-
-    void update_many() {
-        const std::size_t count = m_in.below(9);
-        std::vector<replay_handle> handles;
-        std::vector<double> priorities;
-        for (std::size_t k = 0; k < count; ++k) {
-            handles.push_back(some_handle());
-            priorities.push_back(m_in.priority());
-        }
-        const std::uint8_t form = m_in.byte();
-        if (form % 16 == 0) {
-            priorities.push_back(1.0); // lengths differ
-        }
-        const paired_updates result = update_both(m_tree, m_naive, handles, priorities, form);
-        const std::string& tree_outcome = result.tree_outcome;
-        const std::string& naive_outcome = result.naive_outcome;
-        const std::size_t applied_tree = result.applied_tree;
-        const std::size_t applied_naive = result.applied_naive;
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome,
-                       "update_priorities of " + std::to_string(handles.size()) +
-                           " handles, form " + std::to_string(form) + ": tree " + tree_outcome +
-                           ", naive " + naive_outcome);
-        PER_FUZZ_CHECK(applied_tree == applied_naive, "applied counts");
-    }
-
-    void update_one() {
-        const replay_handle handle = some_handle();
-        const double priority = m_in.priority();
-        bool a = false;
-        bool b = false;
-        const std::string tree_outcome =
-            per_test::outcome([&] { a = m_tree.update_priority(handle, priority); });
-        const std::string naive_outcome =
-            per_test::outcome([&] { b = m_naive.update_priority(handle, priority); });
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "update_priority(" + text(priority) +
-                                                          "): tree " + tree_outcome + ", naive " +
-                                                          naive_outcome);
-        PER_FUZZ_CHECK(a == b, "update_priority results");
-    }
-
-    void set_alpha() {
-        const double alpha = m_in.alpha();
-        const std::string tree_outcome = per_test::outcome([&] { m_tree.set_alpha(alpha); });
-        const std::string naive_outcome = per_test::outcome([&] { m_naive.set_alpha(alpha); });
-        PER_FUZZ_CHECK(tree_outcome == naive_outcome, "set_alpha(" + text(alpha) + "): tree " +
-                                                          tree_outcome + ", naive " +
-                                                          naive_outcome);
-    }
-
-    void observe(std::size_t slot) {
-        observe_both(m_tree, m_naive, slot);
-        std::size_t tree_rank = 0;
-        std::size_t naive_rank = 0;
-        same_outcome("rank", per_test::outcome([&] { tree_rank = m_tree.sampler().rank(slot); }),
-                     per_test::outcome([&] { naive_rank = m_naive.rank(slot); }));
-        PER_FUZZ_CHECK(tree_rank == naive_rank, "rank of slot " + std::to_string(slot));
-    }
-
-    void sample() {
-        std::size_t batch_size = 1 + m_in.below(12);
-        const std::uint8_t kind = m_in.byte();
-        if (kind % 8 == 0) {
-            batch_size = m_in.below(80); // 0 sometimes, large sometimes
-        }
-        const double beta = m_in.beta();
-        const std::uint64_t seed = m_in.bits64();
-        const bool into = kind & 0x10;
-
-        const paired_draws draws = sample_both(m_tree, m_naive, batch_size, beta, seed, into);
-        if (draws.tree_outcome != "ok") {
-            return;
-        }
-        const std::vector<replay_handle>& tree_handles = draws.tree_handles;
-        const std::vector<replay_handle>& naive_handles = draws.naive_handles;
-        const std::vector<double>& tree_weights = draws.tree_weights;
-        const std::vector<double>& naive_weights = draws.naive_weights;
-        const std::vector<double>& tree_probabilities = draws.tree_probabilities;
-        const std::vector<double>& naive_probabilities = draws.naive_probabilities;
-
-        // Replay the engine to know each draw's uniform; compare in rank positions.
-        std::mt19937_64 replay(seed);
-        std::vector<double> units(batch_size);
-        for (double& unit : units) {
-            unit = per::uniform_unit(replay);
-        }
-        order_by_rank();
-        const replay_options& options = m_naive.options();
-        const bool without = options.sampling() == sampling_mode::without_replacement;
-        const bool stratified = options.sampling() == sampling_mode::stratified;
-        const bool batch_max = options.normalization() == weight_normalization::batch_max;
-        std::vector<double> remaining = m_weights; // without replacement: not drawn yet
-        bool all_equal = true;
-        for (std::size_t k = 0; k < batch_size; ++k) {
-            const auto at = [k, batch_size] {
-                return "draw " + std::to_string(k) + " of " + std::to_string(batch_size);
-            };
-            const replay_handle t = tree_handles[k];
-            const replay_handle n = naive_handles[k];
-            PER_FUZZ_CHECK(t.slot < m_tree.size() && n.slot < m_naive.size(), at() + ": slot");
-            PER_FUZZ_CHECK(t == m_tree.handle(t.slot) && n == m_naive.handle(n.slot),
-                           at() + ": handle not current");
-            PER_FUZZ_CHECK(tree_probabilities[k] > 0.0, at() + ": zero probability");
-            const std::size_t t_position = m_rank_of[t.slot];
-            const std::size_t n_position = m_rank_of[n.slot];
-            if (without) {
-                PER_FUZZ_CHECK(remaining[n_position] > 0.0, at() + ": drew a rank twice");
-            }
-            if (t != n && all_equal) {
-                double sum = 0;
-                for (double w : remaining) {
-                    sum += w;
-                }
-                const double u = stratified ? (static_cast<double>(k) + units[k]) * m_total /
-                                                  static_cast<double>(batch_size)
-                                            : units[k] * (without ? sum : m_total);
                 PER_FUZZ_CHECK(
-                    at_boundary(without ? remaining : m_weights, u, t_position, n_position),
-                    at() + ": tree drew rank " + std::to_string(t_position + 1) + ", naive rank " +
-                        std::to_string(n_position + 1) + ", u = " + text(u));
+                    at_boundary(without ? remaining : weights, u, t_position, n_position, slack),
+                    at() + ": tree drew position " + std::to_string(t_position) +
+                        ", naive position " + std::to_string(n_position) + ", u = " + text(u));
             }
             if (t != n) {
                 all_equal = false;
@@ -1153,27 +1405,28 @@ private:
             if (without) {
                 remaining[n_position] = 0.0;
             }
-            PER_FUZZ_CHECK(close(tree_probabilities[k], naive_probabilities[k]) &&
-                               close(tree_probabilities[k], m_weights[t_position] / m_total),
-                           at() + ": P " + text(tree_probabilities[k]) + " vs " +
-                               text(naive_probabilities[k]));
-            const bool tiny = tree_probabilities[k] < 1e-280 || naive_probabilities[k] < 1e-280;
+            const double p_tree = draws.tree_probabilities[k];
+            PER_FUZZ_CHECK(close(p_tree, draws.naive_probabilities[k], tolerance) &&
+                               close(p_tree, weights[t_position] / total, tolerance),
+                           at() + ": P " + text(p_tree) + " vs " +
+                               text(draws.naive_probabilities[k]));
+            const bool tiny = p_tree < 1e-280 || draws.naive_probabilities[k] < 1e-280;
             if (!batch_max && !tiny) {
-                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]),
-                               at() + ": weight " + text(tree_weights[k]) + " vs " +
-                                   text(naive_weights[k]));
+                PER_FUZZ_CHECK(close(draws.tree_weights[k], draws.naive_weights[k], tolerance),
+                               at() + ": weight " + text(draws.tree_weights[k]) + " vs " +
+                                   text(draws.naive_weights[k]));
             }
         }
         if (batch_max && all_equal) {
             for (std::size_t k = 0; k < batch_size; ++k) {
-                PER_FUZZ_CHECK(close(tree_weights[k], naive_weights[k]) ||
-                                   tree_probabilities[k] < 1e-280,
+                PER_FUZZ_CHECK(close(draws.tree_weights[k], draws.naive_weights[k], tolerance) ||
+                                   draws.tree_probabilities[k] < 1e-280,
                                "batch_max weight " + std::to_string(k));
             }
         }
         if (without) {
             std::vector<std::size_t> slots;
-            for (const replay_handle& handle : tree_handles) {
+            for (const replay_handle& handle : draws.tree_handles) {
                 slots.push_back(handle.slot);
             }
             std::sort(slots.begin(), slots.end());
@@ -1182,109 +1435,377 @@ private:
         }
     }
 
-    // Round trip the tree buffer through its checkpoint (the naive reference has none):
-    // sometimes corrupt or truncate it first, sometimes load it into a proportional buffer and
-    // a proportional checkpoint into it. The naive reference stays as it is, so every later
-    // operation checks the loaded buffer against it.
-    void checkpoint(std::uint8_t op) {
-        std::ostringstream out;
-        per::save(out, m_tree);
-        const std::string bytes = out.str();
-        PER_FUZZ_CHECK(bytes.size() > 16 && static_cast<unsigned char>(bytes[12]) == 5,
-                       "the checkpoint's kind");
+    // --- Checkpoints -------------------------------------------------------------------------
 
-        rank_buffer target(1 + m_in.below(5));
+    // Checkpoints of the active pair (the tree buffer's kind 2 or 5, the naive one's 3 or 6)
+    // hold the same fields, load back exactly (the same bytes again, the same draws), and a
+    // corrupted, truncated or other-kind checkpoint throws and changes nothing. Sometimes the
+    // sampler's own checkpoint (kind 1 or 4) too. A moved-from pair saves a capacity of 0, which
+    // load rejects; the other pair's checkpoints then make it usable again.
+    void checkpoint(std::uint8_t op) {
+        m_whole = true;
+        pair_type& p = active();
+        const std::string tree_bytes = checkpoint_of(p.tree);
+        const std::string naive_bytes = checkpoint_of(p.naive);
+        PER_FUZZ_CHECK(tree_bytes.size() > 32 && naive_bytes.size() > 32 &&
+                           static_cast<unsigned char>(tree_bytes[12]) == Kind::tree_kind &&
+                           static_cast<unsigned char>(naive_bytes[12]) == Kind::naive_kind,
+                       "the checkpoints' kinds");
+        // The same fields but kind (12..15), value size and fanout (16..23) and the checksum.
+        PER_FUZZ_CHECK(tree_bytes.size() == naive_bytes.size(), "checkpoint sizes");
+        PER_FUZZ_CHECK(tree_bytes.compare(0, 12, naive_bytes, 0, 12) == 0, "checkpoint headers");
+        PER_FUZZ_CHECK(tree_bytes.compare(24, tree_bytes.size() - 32, naive_bytes, 24,
+                                          naive_bytes.size() - 32) == 0,
+                       "checkpoint fields differ between the buffers");
+
+        if (p.tree.capacity() == 0) {
+            tree_buffer tree_target(1);
+            naive_buffer naive_target(1);
+            require_rejected(tree_bytes, tree_target, per::checkpoint_errc::invalid_value,
+                             "a moved-from buffer's checkpoint");
+            require_rejected(naive_bytes, naive_target, per::checkpoint_errc::invalid_value,
+                             "a moved-from naive buffer's checkpoint");
+            const std::size_t other = 1 - m_active;
+            if (m_pairs[other] && m_pairs[other]->tree.capacity() > 0) {
+                std::istringstream tree_in(checkpoint_of(m_pairs[other]->tree));
+                std::istringstream naive_in(checkpoint_of(m_pairs[other]->naive));
+                per::load(tree_in, p.tree);
+                per::load(naive_in, p.naive);
+                p.pool = m_pairs[other]->pool;
+                p.pushed = m_pairs[other]->pushed;
+                p.pushes = m_pairs[other]->pushes;
+            }
+            return;
+        }
+
+        tree_buffer tree_target(1 + m_in.below(5));
+        naive_buffer naive_target(1 + m_in.below(5));
         if (op & 0x40) {
             // Corrupt: flip a byte, or truncate. It must throw and change nothing.
-            std::string bad = bytes;
-            const std::size_t at =
-                (static_cast<std::size_t>(m_in.byte()) << 8 | m_in.byte()) % bad.size();
-            if (op & 0x80) {
-                bad.resize(at);
+            if (m_in.byte() & 1) {
+                naive_target = p.naive;
+                require_rejected(corrupted(naive_bytes, m_in, op & 0x80), naive_target,
+                                 std::nullopt, "a corrupted naive checkpoint");
             } else {
-                bad[at] = static_cast<char>(bad[at] ^ (1 + m_in.below(255)));
+                tree_target = p.tree;
+                require_rejected(corrupted(tree_bytes, m_in, op & 0x80), tree_target, std::nullopt,
+                                 "a corrupted checkpoint");
             }
-            target = m_tree;
-            const std::string before = per_test::state(target);
-            std::istringstream in(bad);
-            bool thrown = false;
-            try {
-                per::load(in, target);
-            } catch (const per::checkpoint_error&) {
-                thrown = true;
-            }
-            PER_FUZZ_CHECK(thrown, "a corrupted checkpoint loaded");
-            PER_FUZZ_CHECK(per_test::state(target) == before, "a failed load changed the target");
         }
         if (op & 0x20) {
-            // Proportional and rank-based checkpoints do not load into each other.
-            tree_buffer proportional(1 + m_in.below(5));
-            const std::string proportional_before = per_test::state(proportional);
-            const std::string target_before = per_test::state(target);
-            std::istringstream rank_in(bytes);
-            std::ostringstream proportional_out;
-            per::save(proportional_out, proportional);
-            std::istringstream proportional_in(proportional_out.str());
-            const auto code = [](auto&& load) {
-                try {
-                    load();
-                } catch (const per::checkpoint_error& error) {
-                    return error.code();
-                }
-                finding("a checkpoint of the other kind loaded");
-            };
-            PER_FUZZ_CHECK(code([&] { per::load(rank_in, proportional); }) ==
-                               per::checkpoint_errc::wrong_kind,
-                           "rank-based checkpoint into a proportional buffer");
-            PER_FUZZ_CHECK(code([&] { per::load(proportional_in, target); }) ==
-                               per::checkpoint_errc::wrong_kind,
-                           "proportional checkpoint into a rank-based buffer");
-            PER_FUZZ_CHECK(per_test::state(proportional) == proportional_before &&
-                               per_test::state(target) == target_before,
-                           "a wrong-kind load changed the target");
+            wrong_kinds(tree_bytes, naive_bytes, m_in.byte());
         }
-        std::istringstream in(bytes);
-        per::load(in, target);
-        PER_FUZZ_CHECK(per_test::state(target) == per_test::state(m_tree), "rank round trip");
-        std::ostringstream again;
-        per::save(again, target);
-        PER_FUZZ_CHECK(again.str() == bytes, "a loaded buffer saves other bytes");
-        m_tree = std::move(target);
+        {
+            std::istringstream tree_in(tree_bytes);
+            std::istringstream naive_in(naive_bytes);
+            per::load(tree_in, tree_target);
+            per::load(naive_in, naive_target);
+        }
+        PER_FUZZ_CHECK(checkpoint_of(tree_target) == tree_bytes, "tree round trip: other bytes");
+        PER_FUZZ_CHECK(checkpoint_of(naive_target) == naive_bytes, "naive round trip: other bytes");
+        PER_FUZZ_CHECK(probe(tree_target) == probe(p.tree), "tree round trip: other draws");
+        PER_FUZZ_CHECK(probe(naive_target) == probe(p.naive), "naive round trip: other draws");
+        if (op & 0x10) {
+            const std::string sampler_bytes = checkpoint_of(p.tree.sampler());
+            sampler_type loaded(1);
+            std::istringstream in(sampler_bytes);
+            per::load(in, loaded);
+            sampler_type copy = p.tree.sampler();
+            PER_FUZZ_CHECK(checkpoint_of(loaded) == sampler_bytes && probe(loaded) == probe(copy),
+                           "sampler round trip");
+        }
+        p.tree = std::move(tree_target);
+        p.naive = std::move(naive_target);
+    }
+
+    // A checkpoint of one kind into an object of another: wrong_kind (or, for the same kind
+    // with another tree value type, type_mismatch), the target unchanged.
+    void wrong_kinds(const std::string& tree_bytes, const std::string& naive_bytes,
+                     std::uint8_t choice) {
+        using per::checkpoint_errc;
+        const std::size_t capacity = 1 + choice / 8 % 4;
+        switch (choice % 6) {
+        case 0: {
+            naive_buffer target(capacity);
+            require_rejected(tree_bytes, target, checkpoint_errc::wrong_kind, "tree into naive");
+            return;
+        }
+        case 1: {
+            tree_buffer target(capacity);
+            require_rejected(naive_bytes, target, checkpoint_errc::wrong_kind, "naive into tree");
+            return;
+        }
+        case 2: {
+            sampler_type target(capacity);
+            require_rejected(tree_bytes, target, checkpoint_errc::wrong_kind,
+                             "buffer into sampler");
+            return;
+        }
+        case 3: {
+            tree_buffer target(capacity);
+            require_rejected(checkpoint_of(tree().sampler()), target, checkpoint_errc::wrong_kind,
+                             "sampler into buffer");
+            return;
+        }
+        case 4: {
+            if constexpr (ranked) {
+                per::prioritized_replay<int> target(capacity);
+                require_rejected(tree_bytes, target, checkpoint_errc::wrong_kind,
+                                 "rank-based into proportional");
+                per::naive_prioritized_replay<int> naive_target(capacity);
+                require_rejected(naive_bytes, naive_target, checkpoint_errc::wrong_kind,
+                                 "naive rank-based into naive proportional");
+            } else {
+                per::rank_based_replay<int> target(capacity);
+                require_rejected(tree_bytes, target, checkpoint_errc::wrong_kind,
+                                 "proportional into rank-based");
+                per::naive_rank_based_replay<int> naive_target(capacity);
+                require_rejected(naive_bytes, naive_target, checkpoint_errc::wrong_kind,
+                                 "naive proportional into naive rank-based");
+            }
+            return;
+        }
+        default: {
+            if constexpr (ranked) {
+                per::rank_based_sampler target(capacity);
+                require_rejected(naive_bytes, target, checkpoint_errc::wrong_kind,
+                                 "naive rank-based into rank-based sampler");
+            } else {
+                using other_value =
+                    std::conditional_t<exact, float, double>; // the other tree value type
+                per::prioritized_replay<int,
+                                        per::basic_prioritized_sampler<per::sum_tree<other_value>>>
+                    target(capacity);
+                require_rejected(tree_bytes, target, checkpoint_errc::type_mismatch,
+                                 "a float tree's checkpoint into a double tree or back");
+            }
+            return;
+        }
+        }
+    }
+
+    // --- Copies and moves --------------------------------------------------------------------
+
+    // Copy construction, copy assignment, self-copy-assignment, switching the active pair and,
+    // with fuzz_special_members, move construction, move assignment, self-move-assignment and
+    // the strong guarantee of copy assignment with items whose copy throws. Afterwards the
+    // harness goes on with the active pair (a copy, a moved-from object, or the other pair).
+    void special_members() {
+        m_whole = true;
+        const std::uint8_t choice = m_in.byte();
+        const std::size_t from = m_active;
+        const std::size_t to = 1 - m_active;
+        std::optional<pair_type>& source = m_pairs[from];
+        std::optional<pair_type>& target = m_pairs[to];
+        const std::size_t operation = fuzz_special_members ? choice % 8 : choice % 4;
+        switch (operation) {
+        case 0:
+        case 1: {
+            if (operation == 0 || !target) {
+                target.reset();
+                target.emplace(*source); // copy construction
+            } else {
+                *target = *source; // copy assignment
+            }
+            require_same(*target, *source, "copy");
+            if constexpr (fuzz_special_members) {
+                // A copy reserves capacity() items: its next push does not move its items.
+                tree_buffer& copy = target->tree;
+                if (copy.size() > 0 && copy.size() < copy.capacity()) {
+                    const int* first = &copy.item(0);
+                    const replay_handle a = copy.push(m_next_item);
+                    const replay_handle b = target->naive.push(m_next_item);
+                    PER_FUZZ_CHECK(a == b, "push handles");
+                    PER_FUZZ_CHECK(&copy.item(0) == first, "a copy reallocated on its next push");
+                    if constexpr (ranked) {
+                        target->pushed[a.slot] = ++target->pushes;
+                    }
+                    ++m_next_item;
+                }
+            }
+            break;
+        }
+        case 2: {
+            const snapshot before = snapshot_of(*source);
+            const tree_buffer& tree_alias = source->tree;
+            const naive_buffer& naive_alias = source->naive;
+            source->tree = tree_alias;
+            source->naive = naive_alias;
+            require_snapshot(*source, before, "self-copy-assignment");
+            break;
+        }
+        case 3:
+            break; // only the switch below
+        case 4:
+        case 5:
+            if constexpr (fuzz_special_members) {
+                static_assert(std::is_nothrow_move_constructible_v<tree_buffer> &&
+                                  std::is_nothrow_move_assignable_v<tree_buffer> &&
+                                  std::is_nothrow_move_constructible_v<naive_buffer> &&
+                                  std::is_nothrow_move_assignable_v<naive_buffer>,
+                              "moves are noexcept");
+                const snapshot before = snapshot_of(*source);
+                const kept_values tree_kept = kept_by(source->tree);
+                const kept_values naive_kept = kept_by(source->naive);
+                if (operation == 4 || !target) {
+                    target.reset();
+                    target.emplace(std::move(*source)); // move construction
+                } else {
+                    *target = std::move(*source); // move assignment
+                }
+                require_snapshot(*target, before, "move");
+                require_moved_from(source->tree, tree_kept, "buffer");
+                require_moved_from(source->naive, naive_kept, "naive buffer");
+                source->pushed.clear();
+            }
+            break;
+        case 6:
+            if constexpr (fuzz_special_members) {
+                const snapshot before = snapshot_of(*source);
+                tree_buffer& tree_alias = source->tree;
+                naive_buffer& naive_alias = source->naive;
+                source->tree = std::move(tree_alias);
+                source->naive = std::move(naive_alias);
+                require_snapshot(*source, before, "self-move-assignment");
+            }
+            break;
+        default:
+            if constexpr (fuzz_special_members) {
+                throwing_copy_assignment<typename Kind::template tree_of<fuzz_item>>(
+                    source->tree, target ? target->tree : source->tree);
+                throwing_copy_assignment<typename Kind::template naive_of<fuzz_item>>(
+                    source->naive, target ? target->naive : source->naive);
+            }
+            break;
+        }
+        if ((choice & 0x08 || operation == 3) && target) {
+            m_active = to;
+        }
+        check_everything();
+    }
+
+    // Everything observable about a pair, exactly.
+    struct snapshot {
+        per::replay_state<int> tree, naive;
+        probe_result tree_draws, naive_draws;
+    };
+    snapshot snapshot_of(pair_type& p) {
+        return {p.tree.export_state(), p.naive.export_state(), probe(p.tree), probe(p.naive)};
+    }
+    void require_snapshot(pair_type& p, const snapshot& before, const char* what) {
+        PER_FUZZ_CHECK(same_state(p.tree.export_state(), before.tree) &&
+                           probe(p.tree) == before.tree_draws,
+                       std::string(what) + ": the buffer is not what it was");
+        PER_FUZZ_CHECK(same_state(p.naive.export_state(), before.naive) &&
+                           probe(p.naive) == before.naive_draws,
+                       std::string(what) + ": the naive buffer is not what it was");
+    }
+    void require_same(pair_type& a, pair_type& b, const char* what) {
+        require_snapshot(a, snapshot_of(b), what);
+    }
+
+    // Copy assignment between buffers of items whose copy throws after a countdown the input
+    // chooses: on success the target equals the source, on throw it is exactly as before (the
+    // strong guarantee) and still works.
+    template <class Buffer, class Source>
+    void throwing_copy_assignment(const Source& from, const Source& to) {
+        if (from.capacity() == 0 || to.capacity() == 0) {
+            return;
+        }
+        const auto converted = [](const Source& buffer) {
+            per::replay_state<int> state = buffer.export_state();
+            per::replay_state<fuzz_item> result{std::move(state.sampler), state.next_slot, {}};
+            for (int item : state.items) {
+                result.items.emplace_back(item);
+            }
+            return result;
+        };
+        Buffer source(1);
+        Buffer target(1);
+        source.import_state(converted(from));
+        target.import_state(converted(to));
+        const per::replay_state<fuzz_item> before = target.export_state();
+        const probe_result drawn = probe(target);
+        copies_left = static_cast<long>(m_in.below(source.size() + 2));
+        const std::string result = outcome([&] { target = source; });
+        copies_left = -1;
+        if (result == "ok") {
+            PER_FUZZ_CHECK(same_state(target.export_state(), source.export_state()) &&
+                               probe(target) == probe(source),
+                           "copy assignment: the target is not the source");
+        } else {
+            PER_FUZZ_CHECK(result == "other: fuzz_item: copy failed on purpose",
+                           "copy assignment threw " + result);
+            PER_FUZZ_CHECK(same_state(target.export_state(), before) && probe(target) == drawn,
+                           "a copy assignment that threw changed the target");
+            target.push(fuzz_item(-1));
+            PER_FUZZ_CHECK(
+                target.item(target.next_slot() == 0 ? target.size() - 1 : target.next_slot() - 1)
+                        .value == -1,
+                "the target of a failed copy assignment does not work");
+        }
     }
 
     input& m_in;
-    std::size_t m_capacity;
-    rank_buffer m_tree;
-    naive_rank_buffer m_naive;
-    std::vector<std::uint64_t> m_pushed; // per slot: when it was last pushed (the tie order)
-    std::uint64_t m_pushes = 0;
-    handle_pool m_pool;
+    std::optional<pair_type> m_pairs[2];
+    std::size_t m_active = 0;
     int m_next_item = 0;
-    std::vector<std::size_t> m_order;   // order_by_rank's results
-    std::vector<std::size_t> m_rank_of; // 0-based
-    std::vector<double> m_weights;
-    double m_total = 0;
+    std::vector<std::size_t> m_touched; // slots the current operation may have changed
+    bool m_whole = false;               // the current operation may have changed every slot
+    // Proportional: the weight of each slot by the naive rule, and as the tree rounds it.
+    std::vector<double> m_naive_weights, m_tree_weights;
+    // Rank-based: r^-alpha for r = 1..capacity, their prefix sums, and sample's rank order.
+    double m_rank_alpha = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> m_rank_weights, m_rank_totals{0.0};
+    std::vector<double> m_raw; // rank-based: the raw priority of each slot
+    std::vector<std::size_t> m_order, m_rank_of;
 };
 
-void run_rank_based(input& in) {
+// Whether the float tree's constructor may refuse what the naive reference accepts: an
+// initial_max_priority above the float tree's priority limit (which depends on the capacity too).
+template <class Kind>
+bool float_tree_refuses(std::size_t capacity, const replay_options& options) {
+    replay_options zero = options;
+    zero.initial_max_priority(0.0);
+    double limit = -1.0;
+    (void)outcome([&] { limit = typename Kind::sampler(capacity, zero).priority_limit(); });
+    return options.initial_max_priority() > limit;
+}
+
+template <class Kind>
+void run(input& in) {
+    using tree_buffer = typename pair_of_buffers<Kind>::tree_buffer;
+    using naive_buffer = typename pair_of_buffers<Kind>::naive_buffer;
     const configuration config = read_configuration(in);
-    const std::string tree_outcome =
-        per_test::outcome([&] { rank_buffer b(config.capacity, config.options); });
-    const std::string naive_outcome =
-        per_test::outcome([&] { naive_rank_buffer b(config.capacity, config.options); });
-    PER_FUZZ_CHECK(tree_outcome == naive_outcome, "constructor with capacity " +
-                                                      std::to_string(config.capacity) + ", alpha " +
-                                                      text(config.options.alpha()) + ": tree " +
-                                                      tree_outcome + ", naive " + naive_outcome);
+    const std::size_t capacity = config.capacity;
+    const replay_options& options = config.options;
+    const std::string tree_outcome = outcome([&] { tree_buffer b(capacity, options); });
+    const std::string naive_outcome = outcome([&] { naive_buffer b(capacity, options); });
+    if (tree_outcome != naive_outcome) {
+        const bool tolerated =
+            Kind::ranked ? false
+            : Kind::exact
+                ? near_limit(options.initial_max_priority(), options.alpha(), options.epsilon(),
+                             capacity)
+                : tree_outcome == "invalid_argument" && float_tree_refuses<Kind>(capacity, options);
+        PER_FUZZ_CHECK(tolerated, "constructor with capacity " + std::to_string(capacity) +
+                                      ", alpha " + text(options.alpha()) + ", epsilon " +
+                                      text(options.epsilon()) + ", initial_max_priority " +
+                                      text(options.initial_max_priority()) + ": tree " +
+                                      tree_outcome + ", naive " + naive_outcome);
+        return;
+    }
     if (tree_outcome != "ok") {
         PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "constructor: " + tree_outcome);
         return;
     }
-    rank_harness run(in, config.capacity, config.options);
+    harness<Kind> run(in, capacity, options);
     for (std::size_t op = 0; op < max_operations && !in.exhausted(); ++op) {
-        run.step();
-        run.require_same_state();
+        if (!run.step(op)) {
+            return;
+        }
     }
+    run.check_everything();
 }
 
 } // namespace
@@ -1292,10 +1813,13 @@ void run_rank_based(input& in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size > 0 && data[0] == rank_based_selector) {
         input in(data + 1, size - 1);
-        run_rank_based(in);
+        run<rank_kind>(in);
+    } else if (size > 0 && data[0] == float_tree_selector) {
+        input in(data + 1, size - 1);
+        run<proportional_kind<per::sum_tree<float>>>(in);
     } else {
         input in(data, size);
-        run_proportional(in);
+        run<proportional_kind<per::sum_tree<double>>>(in);
     }
     return 0;
 }
