@@ -69,6 +69,8 @@ std::string outcome(Function&& function) {
         return "out_of_range";
     } catch (const std::length_error&) {
         return "length_error";
+    } catch (const std::logic_error& error) {
+        return std::string("logic_error: ") + error.what();
     } catch (const std::exception& error) {
         return std::string("other: ") + error.what();
     }

@@ -18,6 +18,7 @@
 #include <per/rank_based_sampler.hpp>
 #include <per/sum_tree.hpp>
 
+#include "fragile_item.hpp"
 #include "per_catch.hpp"
 #include "state_snapshot.hpp"
 
@@ -146,41 +147,9 @@ void operator delete[](void* block, std::size_t, std::align_val_t) noexcept {
 // --- Items whose copy throws on demand --------------------------------------------------------
 
 namespace {
-
-// Copies left before one throws; negative: none throws.
-int copies_until_failure = -1;
-
-struct copy_failure : std::runtime_error {
-    copy_failure()
-        : std::runtime_error("test item: copy failed") {}
-};
-
-// An int whose copy construction and copy assignment can be made to throw. Moves never throw.
-struct fragile {
-    int value = 0;
-
-    fragile() = default;
-    explicit fragile(int v)
-        : value(v) {}
-    fragile(const fragile& other)
-        : value(other.value) {
-        count_copy();
-    }
-    fragile(fragile&&) noexcept = default;
-    fragile& operator=(const fragile& other) {
-        count_copy();
-        value = other.value;
-        return *this;
-    }
-    fragile& operator=(fragile&&) noexcept = default;
-
-    static void count_copy() {
-        if (copies_until_failure >= 0 && copies_until_failure-- == 0) {
-            throw copy_failure();
-        }
-    }
-};
-
+using per_test::copies_until_failure;
+using per_test::copy_failure;
+using fragile = per_test::fragile_item;
 } // namespace
 
 namespace per_test {

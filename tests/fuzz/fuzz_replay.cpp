@@ -56,6 +56,9 @@
 #include <per/rank_based.hpp>
 #include <per/sum_tree.hpp>
 
+#include "../fragile_item.hpp"
+#include "../state_snapshot.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -127,24 +130,7 @@ std::string text(double value) {
     return buffer;
 }
 
-// The exception type of a call, or "ok" (short strings: no allocation on the common paths).
-template <class Function>
-std::string outcome(Function&& function) {
-    try {
-        function();
-        return "ok";
-    } catch (const std::invalid_argument&) {
-        return "invalid_argument";
-    } catch (const std::out_of_range&) {
-        return "out_of_range";
-    } catch (const std::length_error&) {
-        return "length_error";
-    } catch (const std::logic_error& error) {
-        return std::string("logic_error: ") + error.what();
-    } catch (const std::exception& error) {
-        return std::string("other: ") + error.what();
-    }
-}
+using per_test::outcome;
 
 // The input, read front to back; reads past the end give zeros.
 class input {
@@ -353,41 +339,8 @@ float to_float(double value) {
 
 // --- An item whose copy throws on demand (the strong guarantee of copy assignment) -----------
 
-struct copy_failure : std::exception {
-    const char* what() const noexcept override { return "fuzz_item: copy failed on purpose"; }
-};
-
-// Copies left before a copy of a fuzz_item throws; negative: copies never throw.
-long copies_left = -1;
-
-struct fuzz_item {
-    int value = 0;
-
-    fuzz_item() = default;
-    explicit fuzz_item(int v)
-        : value(v) {}
-    fuzz_item(const fuzz_item& other)
-        : value(other.value) {
-        count_copy();
-    }
-    fuzz_item(fuzz_item&&) noexcept = default;
-    fuzz_item& operator=(const fuzz_item& other) {
-        count_copy();
-        value = other.value;
-        return *this;
-    }
-    fuzz_item& operator=(fuzz_item&&) noexcept = default;
-    ~fuzz_item() = default;
-
-    static void count_copy() {
-        if (copies_left == 0) {
-            throw copy_failure{};
-        }
-        if (copies_left > 0) {
-            --copies_left;
-        }
-    }
-};
+using per_test::copies_until_failure;
+using fuzz_item = per_test::fragile_item;
 
 // --- Exact state comparison ------------------------------------------------------------------
 
@@ -1726,15 +1679,15 @@ private:
         target.import_state(converted(to));
         const per::replay_state<fuzz_item> before = target.export_state();
         const probe_result drawn = probe(target);
-        copies_left = static_cast<long>(m_in.below(source.size() + 2));
+        copies_until_failure = static_cast<long>(m_in.below(source.size() + 2));
         const std::string result = outcome([&] { target = source; });
-        copies_left = -1;
+        copies_until_failure = -1;
         if (result == "ok") {
             PER_FUZZ_CHECK(same_state(target.export_state(), source.export_state()) &&
                                probe(target) == probe(source),
                            "copy assignment: the target is not the source");
         } else {
-            PER_FUZZ_CHECK(result == "other: fuzz_item: copy failed on purpose",
+            PER_FUZZ_CHECK(result == "other: fragile_item: copy failed on purpose",
                            "copy assignment threw " + result);
             PER_FUZZ_CHECK(same_state(target.export_state(), before) && probe(target) == drawn,
                            "a copy assignment that threw changed the target");
