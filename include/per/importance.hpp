@@ -111,6 +111,27 @@ inline void importance_weights_from_values(const double* values, std::size_t cou
         return base >= std::numeric_limits<double>::min() &&
                base <= std::numeric_limits<double>::max();
     };
+    // The common case, decided without a division per weight: both base formulas are monotonic
+    // in the value (correctly rounded products and quotients are), so every base lies between
+    // those of the smallest and the largest value. All in range: the bases in place and one
+    // batched power over the whole batch, as before the slow path below existed.
+    if (count == 0) {
+        return;
+    }
+    double smallest = values[0];
+    double largest = values[0];
+    for (std::size_t k = 1; k < count; ++k) {
+        smallest = values[k] < smallest ? values[k] : smallest;
+        largest = values[k] > largest ? values[k] : largest;
+    }
+    const bool all_in_range = in_range(base_of(smallest)) && in_range(base_of(largest));
+    if (all_in_range) {
+        for (std::size_t k = 0; k < count; ++k) {
+            weights[k] = base_of(values[k]); // read before the write: in-place use is fine
+        }
+        power_batch(weights, count, exponent, weights);
+        return;
+    }
     // Chunks of the batch: the bases of a chunk are computed (and checked) before any of its
     // weights is written, so that `weights` may alias `values`. A multiple of the power's lanes,
     // so that the lanes are grouped as in one call over the whole batch.
