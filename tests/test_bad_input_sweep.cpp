@@ -481,8 +481,46 @@ void sweep_buffer_observers(Buffer& buffer) {
     }
 }
 
+// The library buffers have push_batch; the naive references do not.
+template <class Buffer, class = void>
+constexpr bool has_push_batch = false;
+template <class Buffer>
+constexpr bool has_push_batch<Buffer, std::void_t<decltype(std::declval<Buffer&>().push_batch(
+                                          std::declval<const int*>(), std::size_t{}))>> = true;
+
+template <class Buffer>
+void sweep_push_batch(Buffer& buffer) {
+    for (double priority : bad_priorities) {
+        require_rejected(
+            buffer, "push_batch(items, priorities, 3), priority " + format(priority),
+            [&](Buffer& b) {
+                const int items[3] = {1, 2, 3};
+                const double priorities[3] = {1.0, 2.0, priority};
+                b.push_batch(items, priorities, 3);
+            },
+            "invalid_argument", names("priorities[2]", text(priority)));
+    }
+    for (float priority : bad_float_priorities) {
+        require_rejected(
+            buffer, "push_batch(range, float range), priority " + format(priority),
+            [&](Buffer& b) {
+                b.push_batch(std::vector<int>{1, 2}, std::vector<float>{priority, 1.0f});
+            },
+            "invalid_argument", names("priorities[0]", text(static_cast<double>(priority))));
+    }
+    require_rejected(
+        buffer, "push_batch: 2 items, 1 priority",
+        [&](Buffer& b) {
+            b.push_batch(std::vector<int>{1, 2}, std::vector<double>{1.0});
+        },
+        "invalid_argument", names("priorities.size()", "1", "items.size() = 2"));
+}
+
 template <class Buffer>
 void sweep_push(Buffer& buffer) {
+    if constexpr (has_push_batch<Buffer>) {
+        sweep_push_batch(buffer);
+    }
     for (double priority : bad_priorities) {
         require_rejected(
             buffer, "push(item, " + format(priority) + ")", [&](Buffer& b) { b.push(1, priority); },
@@ -642,6 +680,32 @@ void sweep_sampler_members(Sampler& sampler) {
             sampler, "fill(0, " + format(priority) + ")",
             [&](sampler_type& o) { o.fill(0, priority); }, "invalid_argument",
             names("priority", text(priority)));
+        require_rejected(
+            sampler, "fill_batch({0, 1}, {1, " + format(priority) + "})",
+            [&](sampler_type& o) {
+                const std::size_t slots[2] = {0, 1};
+                const double priorities[2] = {1.0, priority};
+                replay_handle handles[2];
+                o.fill_batch(slots, priorities, 2, handles);
+            },
+            "invalid_argument", names("priorities[1]", text(priority)));
+    }
+    for (std::size_t slot : {sampler.capacity(), huge_index}) {
+        require_rejected(
+            sampler, "fill_batch({0, " + std::to_string(slot) + "})",
+            [&](sampler_type& o) {
+                const std::size_t slots[2] = {0, slot};
+                o.fill_batch(slots, 2, nullptr);
+            },
+            "out_of_range", names("slots[k]", text(slot), "(k = 1)"));
+        require_rejected(
+            sampler, "fill_batch({" + std::to_string(slot) + "}, {NaN})",
+            [&](sampler_type& o) {
+                const std::size_t slots[1] = {slot};
+                const double priorities[1] = {not_a_number};
+                o.fill_batch(slots, priorities, 1, nullptr);
+            },
+            "out_of_range", names("slots[k]", text(slot), "(k = 0)"));
     }
 }
 

@@ -88,9 +88,14 @@ namespace per {
 ///     double smallest_weight() const noexcept;    // least non-zero weight (global_max)
 ///     void fill(slot, double priority) noexcept;  // slot empty or filled; priority accepted
 ///     void update(slot, double priority) noexcept;  // slot filled; priority accepted
+///     void update_batch(const size_type* slots, const double* priorities, size_type count)
+///         noexcept;  // update() for each k in order, bit for bit (slots filled, may repeat)
+///     void fill_batch(const size_type* slots, const double* priorities, size_type count)
+///         noexcept;  // fill() for each k in order, bit for bit (slots may repeat)
 ///     void erase(slot) noexcept;                  // slot filled
 ///     void clear() noexcept;
 ///     void prefetch_update(slot) const noexcept;  // a hint for update(slot); slot < capacity
+///     void prefetch_batch_update(slot) const noexcept;  // a hint for contains(slot)
 ///     alpha_change prepare_alpha(const char* where, double alpha, double max_priority) const;
 ///         // validates alpha (may throw), computes what set_alpha installs; changes nothing
 ///     void install_alpha(alpha_change&&) noexcept;
@@ -255,6 +260,33 @@ public:
         return fill_slot(slot, priority);
     }
 
+    /// O(count log C), with the tree work a batch of slots shares done once (as in
+    /// update_priorities). fill(slots[k], priorities[k]) for k = 0, ..., count - 1 in this
+    /// order, bit for bit: the k-th handle goes to handles[k] (a slot given twice gets two
+    /// generations, and only its last handle is current). `handles` may be null when the
+    /// caller does not need them. Priorities may be float or double. Throws, before filling
+    /// any: std::out_of_range naming slots[k] if a slot >= capacity(); std::invalid_argument
+    /// naming priorities[k] if a priority is negative, not finite or above priority_limit().
+    /// Unchanged on throw.
+    template <class Priority>
+    void fill_batch(const size_type* slots, const Priority* priorities, size_type count,
+                    replay_handle* handles) {
+        validate_fills(slots, count);
+        for (size_type k = 0; k < count; ++k) {
+            if (!accepts(static_cast<double>(priorities[k]))) {
+                const std::string argument = "priorities[" + std::to_string(k) + "]";
+                reject_priority("fill_batch", argument.c_str(), static_cast<double>(priorities[k]));
+            }
+        }
+        fill_batch_validated(slots, priorities, count, handles);
+    }
+
+    /// As above, every slot with priority max_priority().
+    void fill_batch(const size_type* slots, size_type count, replay_handle* handles) {
+        validate_fills(slots, count);
+        fill_batch_validated(slots, static_cast<const double*>(nullptr), count, handles);
+    }
+
     /// O(log C). Empties `slot` (no-op if already empty); updates for its handles become
     /// stale. Throws std::out_of_range if slot >= capacity().
     void erase(size_type slot) {
@@ -327,7 +359,11 @@ public:
 
     // --- Priority updates -------------------------------------------------------------------
 
-    /// O(count log C). Sets the raw priority of each item named by handles[k] to priorities[k]
+    /// O(count log C), usually much less per update for a batch: the stale handles are dropped
+    /// and the rest go to the index in chunks of 256, each applied as one batch (for the
+    /// proportional index, every tree entry on the chunk's paths is recomputed once, level by
+    /// level, bit for bit as one update after another). Sets the raw priority of each item
+    /// named by handles[k] to priorities[k]
     /// (usually |TD error|; a proportional index adds epsilon, the caller does not). Handles of
     /// items that were overwritten or erased since they were sampled are skipped. Updates
     /// apply in order (for a repeated handle the last one wins). Returns the number applied.
@@ -340,12 +376,13 @@ public:
         // The lines an update touches are spread over several arrays; requesting them ahead
         // (the first updates before validation, later ones while earlier ones apply) overlaps
         // their cache misses instead of taking them one after another.
-        constexpr size_type lookahead = 4;
-        // Not yet validated: only slots inside the storage are prefetched.
-        for (size_type k = 0; k < count && k < lookahead; ++k) {
-            if (handles[k].slot < capacity()) {
-                prefetch_update(handles[k].slot);
-            }
+        // Not yet validated: only slots inside the storage are prefetched (prefetch_update and
+        // prefetch_batch_update check).
+        if (count == 1) {
+            prefetch_update(handles[0].slot); // the whole path at once
+        }
+        for (size_type k = 0; count > 1 && k < count && k < batch_lookahead; ++k) {
+            prefetch_batch_update(handles[k].slot);
         }
         detail::validate_updates([] { return qualified("update_priorities"); }, handles, priorities,
                                  count, capacity(),
@@ -353,14 +390,10 @@ public:
                                  [this](const char* argument, double priority) {
                                      reject_priority("update_priorities", argument, priority);
                                  });
-        size_type applied = 0;
-        for (size_type k = 0; k < count; ++k) {
-            if (k + lookahead < count) {
-                prefetch_update(handles[k + lookahead].slot);
-            }
-            applied += apply_update(handles[k], static_cast<double>(priorities[k]));
+        if (count == 1) {
+            return apply_update(handles[0], static_cast<double>(priorities[0])) ? 1 : 0;
         }
-        return applied;
+        return apply_update_batch(handles, priorities, count);
     }
 
     /// As above for any two contiguous ranges with data() and size() (std::vector,
@@ -480,6 +513,43 @@ private:
         }
     }
 
+    void validate_fills(const size_type* slots, size_type count) const {
+        for (size_type k = 0; k < count; ++k) {
+            if (slots[k] >= capacity()) {
+                detail::throw_out_of_range(qualified("fill_batch").c_str(), "slots[k]", slots[k],
+                                           "must be < capacity() = " + std::to_string(capacity()) +
+                                               " (k = " + std::to_string(k) + ")");
+            }
+        }
+    }
+
+    // Validated fills, in chunks: the index fills a chunk as one batch, then the generations
+    // move on in order. A null `priorities` means max_priority() for every slot.
+    template <class Priority>
+    void fill_batch_validated(const size_type* slots, const Priority* priorities, size_type count,
+                              replay_handle* handles) noexcept {
+        constexpr size_type chunk = 256;
+        double values[chunk];
+        for (size_type begin = 0; begin < count; begin += chunk) {
+            const size_type size = count - begin < chunk ? count - begin : chunk;
+            double max_priority = m_max_priority;
+            for (size_type q = 0; q < size; ++q) {
+                values[q] = priorities != nullptr ? static_cast<double>(priorities[begin + q])
+                                                  : m_max_priority;
+                max_priority = values[q] > max_priority ? values[q] : max_priority;
+            }
+            m_index.fill_batch(slots + begin, values, size);
+            m_max_priority = max_priority;
+            for (size_type q = 0; q < size; ++q) {
+                const size_type slot = slots[begin + q];
+                const replay_handle handle{slot, ++m_generations[slot]};
+                if (handles != nullptr) {
+                    handles[begin + q] = handle;
+                }
+            }
+        }
+    }
+
     replay_handle fill_slot(size_type slot, double priority) noexcept {
         m_index.fill(slot, priority);
         if (priority > m_max_priority) {
@@ -495,6 +565,55 @@ private:
             detail::prefetch(m_generations.data() + slot);
             m_index.prefetch_update(slot);
         }
+    }
+
+    // How far ahead a batch of updates requests the lines of the updates to come.
+    static constexpr size_type batch_lookahead = 16;
+
+    // Starts loading the lines of one update of a batch that are its own (the generation and
+    // what the index names; the inner nodes are shared with the rest of the batch).
+    void prefetch_batch_update(size_type slot) const noexcept {
+        if (slot < capacity()) {
+            detail::prefetch(m_generations.data() + slot);
+            m_index.prefetch_batch_update(slot);
+        }
+    }
+
+    // A validated batch (count > 1): the stale handles are dropped, and the rest go to the
+    // index in chunks, in order, as one batch each (the index recomputes what the chunk's
+    // paths share once). Staleness cannot change within a batch (an update changes no
+    // generation and empties no slot), and neither can the order of the applied updates, so
+    // this is apply_update for each k in order, bit for bit.
+    template <class Priority>
+    size_type apply_update_batch(const replay_handle* handles, const Priority* priorities,
+                                 size_type count) noexcept {
+        constexpr size_type chunk = 256;
+        size_type applied = 0;
+        double max_priority = m_max_priority;
+        for (size_type begin = 0; begin < count; begin += chunk) {
+            const size_type size = count - begin < chunk ? count - begin : chunk;
+            size_type slots[chunk];
+            double values[chunk];
+            size_type kept = 0;
+            for (size_type k = begin; k < begin + size; ++k) {
+                if (k + batch_lookahead < count) {
+                    prefetch_batch_update(handles[k + batch_lookahead].slot);
+                }
+                const replay_handle handle = handles[k];
+                if (m_index.contains(handle.slot) &&
+                    m_generations[handle.slot] == handle.generation) {
+                    const double priority = static_cast<double>(priorities[k]);
+                    slots[kept] = handle.slot;
+                    values[kept] = priority;
+                    ++kept;
+                    max_priority = priority > max_priority ? priority : max_priority;
+                }
+            }
+            m_index.update_batch(slots, values, kept);
+            applied += kept;
+        }
+        m_max_priority = max_priority;
+        return applied;
     }
 
     bool apply_update(replay_handle handle, double priority) noexcept {

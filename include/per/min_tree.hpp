@@ -88,6 +88,14 @@ public:
         }
     }
 
+    /// O(1). A hint for set_batch_unchecked: starts loading slot `index`'s line and the lowest
+    /// minima above it. Does nothing if index >= capacity().
+    void prefetch_leaf(size_type index) const noexcept {
+        if (index < capacity()) {
+            m_tree.prefetch_leaf_and_parent(index);
+        }
+    }
+
     /// O(Fanout * log_Fanout N). Empties slot `index`. Throws std::out_of_range if
     /// index >= capacity().
     void reset(size_type index) {
@@ -99,6 +107,20 @@ public:
     void set_unchecked(size_type index, T value) noexcept {
         PER_ASSERT(index < capacity() && !std::isnan(value));
         m_tree.set(index, value);
+    }
+
+    /// Equivalent to set_unchecked(indices[k], values[k]) for k = 0, ..., count - 1 in this
+    /// order (a repeated index keeps its last value), with every minimum on the union of the
+    /// paths recomputed once per batch, level by level (see sum_tree::set_batch). Precondition:
+    /// every index < capacity(), no value NaN (PER_ASSERT).
+    void set_batch_unchecked(const size_type* indices, const T* values, size_type count) noexcept {
+        m_tree.set_batch(
+            indices, values, count,
+            [&](size_type k, T) {
+                PER_ASSERT(!std::isnan(values[k]));
+                static_cast<void>(k);
+            },
+            [](size_type) {});
     }
 
     /// O(N). Slots 0..count-1 take the values of [first, last) (converted to T), the rest are

@@ -152,6 +152,25 @@ public:
         PER_ASSERT(contains(slot) && priority >= 0.0 && priority <= m_limit);
         store(slot, priority);
     }
+    /// update(slots[k], priorities[k]) for k = 0, ..., count - 1 in this order, bit for bit,
+    /// with each tree entry on the union of their paths recomputed once (sum_tree::set_batch)
+    /// and the weights' powers computed in one independent loop.
+    void update_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
+        constexpr size_type chunk = SumTree::batch_chunk;
+        for (size_type begin = 0; begin < count; begin += chunk) {
+            const size_type size = count - begin < chunk ? count - begin : chunk;
+            update_chunk(slots + begin, priorities + begin, size);
+        }
+    }
+    /// fill(slots[k], priorities[k]) for k = 0, ..., count - 1 in this order, bit for bit, in
+    /// batches as update_batch.
+    void fill_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
+        for (size_type k = 0; k < count; ++k) { // a repeated slot counts once
+            m_size += m_raw[slots[k]] == empty_slot;
+            m_raw[slots[k]] = priorities[k];
+        }
+        update_batch(slots, priorities, count);
+    }
     /// Empties a filled slot.
     void erase(size_type slot) noexcept {
         PER_ASSERT(contains(slot));
@@ -173,6 +192,12 @@ public:
         detail::prefetch(m_raw.data() + slot);
         m_sums.prefetch_path(slot);
         m_mins.prefetch_path(slot / SumTree::fanout);
+    }
+    /// Starts loading what contains(slot) reads, ahead of a batch's staleness checks
+    /// (update_batch requests the trees' lines itself, while it computes the weights).
+    /// Precondition: slot < capacity.
+    void prefetch_batch_update(size_type slot) const noexcept {
+        detail::prefetch(m_raw.data() + slot);
     }
 
     /// What set_alpha installs: the trees rebuilt for the new exponent, and its limit.
@@ -329,6 +354,54 @@ private:
         set_weight(slot, weight_of(priority, m_alpha, m_epsilon));
     }
 
+    // One chunk of update_batch: the powers, the raw priorities, the sum tree in one batch,
+    // then the minima of the blocks whose minimum moved in one batch of the min tree.
+    void update_chunk(const size_type* slots, const double* priorities, size_type count) noexcept {
+        // The powers are independent of each other and of memory: while they run, the lines a
+        // batch of random slots rarely shares (the leaf and the lowest sums above it, the
+        // block's minimum) arrive for the updates a few powers ahead.
+        constexpr size_type lookahead = 8;
+        for (size_type k = 0; k < count && k < lookahead; ++k) {
+            prefetch_tree_lines(slots[k]);
+        }
+        value_type weights[SumTree::batch_chunk];
+        for (size_type k = 0; k < count; ++k) {
+            if (k + lookahead < count) {
+                prefetch_tree_lines(slots[k + lookahead]);
+            }
+            weights[k] = weight_of(priorities[k], m_alpha, m_epsilon);
+        }
+        for (size_type k = 0; k < count; ++k) {
+            PER_ASSERT(contains(slots[k]) && priorities[k] >= 0.0 && priorities[k] <= m_limit);
+            m_raw[slots[k]] = priorities[k];
+        }
+        size_type sampleable = m_sampleable; // a local: no store to the trees can change it
+        // The blocks whose least weight moved, for one batch of the min tree (a block the sum
+        // tree reports twice is set twice to the same minimum).
+        size_type blocks[SumTree::batch_chunk];
+        value_type minima[SumTree::batch_chunk];
+        size_type changed = 0;
+        m_sums.set_batch_unchecked(
+            slots, weights, count,
+            [&](size_type k, value_type old) {
+                sampleable += weights[k] > value_type(0);
+                sampleable -= old > value_type(0);
+            },
+            [&](size_type block) {
+                const value_type minimum = least_positive(m_sums.leaf_block(block));
+                blocks[changed] = block;
+                minima[changed] = minimum;
+                changed += !(minimum == m_mins.get_unchecked(block));
+            });
+        m_sampleable = sampleable;
+        m_mins.set_batch_unchecked(blocks, minima, changed);
+    }
+
+    void prefetch_tree_lines(size_type slot) const noexcept {
+        m_sums.prefetch_leaf(slot);
+        m_mins.prefetch_leaf(slot / SumTree::fanout);
+    }
+
     void set_weight(size_type slot, value_type weight) noexcept {
         const bool was_sampleable = m_sums.get_unchecked(slot) > value_type(0);
         const bool is_sampleable = weight > value_type(0);
@@ -348,15 +421,19 @@ private:
     static size_type leaf_blocks(size_type capacity) noexcept {
         return capacity / SumTree::fanout + (capacity % SumTree::fanout != 0);
     }
-    static value_type block_minimum(const SumTree& sums, size_type block) noexcept {
-        const size_type first = block * SumTree::fanout;
-        const size_type last = std::min(first + SumTree::fanout, sums.capacity());
-        value_type minimum = std::numeric_limits<value_type>::infinity();
-        for (size_type slot = first; slot < last; ++slot) {
-            const value_type weight = sums.get_unchecked(slot);
-            minimum = weight > value_type(0) && weight < minimum ? weight : minimum;
+    // The least non-zero value of one leaf block (+inf if none), without a branch: padding
+    // leaves are 0 and do not count.
+    static value_type least_positive(const value_type* block) noexcept {
+        constexpr value_type none = std::numeric_limits<value_type>::infinity();
+        value_type minimum = none;
+        for (size_type k = 0; k < SumTree::fanout; ++k) {
+            const value_type weight = block[k] > value_type(0) ? block[k] : none;
+            minimum = weight < minimum ? weight : minimum;
         }
         return minimum;
+    }
+    static value_type block_minimum(const SumTree& sums, size_type block) noexcept {
+        return least_positive(sums.leaf_block(block));
     }
 
     double m_alpha;                               // the exponent of the weights

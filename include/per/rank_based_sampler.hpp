@@ -166,8 +166,34 @@ public:
         m_order.clear();
         m_weights.clear();
     }
-    /// No prefetching: the B+ tree descent depends on the keys it reads.
-    void prefetch_update(size_type) const noexcept {}
+    /// update(slots[k], priorities[k]) for k = 0, ..., count - 1 in this order: the B+ tree
+    /// moves one key at a time (each descent depends on the keys it reads), with the keys of
+    /// later slots requested ahead.
+    void update_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
+        constexpr size_type lookahead = 8;
+        for (size_type k = 0; k < count; ++k) {
+            if (k + lookahead < count) {
+                m_order.prefetch_key(slots[k + lookahead]);
+            }
+            update(slots[k], priorities[k]);
+        }
+    }
+    /// fill(slots[k], priorities[k]) for k = 0, ..., count - 1 in this order (each takes the
+    /// next stamp).
+    void fill_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
+        constexpr size_type lookahead = 8;
+        for (size_type k = 0; k < count; ++k) {
+            if (k + lookahead < count) {
+                m_order.prefetch_key(slots[k + lookahead]);
+            }
+            fill(slots[k], priorities[k]);
+        }
+    }
+    /// Starts loading the slot's key; the B+ tree descent that follows depends on the keys it
+    /// reads, so nothing further can be requested ahead. Precondition: slot < capacity.
+    void prefetch_update(size_type slot) const noexcept { m_order.prefetch_key(slot); }
+    /// As prefetch_update.
+    void prefetch_batch_update(size_type slot) const noexcept { m_order.prefetch_key(slot); }
 
     /// What set_alpha installs: the rank weights for the new exponent.
     struct alpha_change {

@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -140,6 +141,56 @@ public:
         check_not_moved_from();
         check_push_priority(priority);
         return store(std::move(item), priority);
+    }
+
+    /// O(count log N), with the tree work the batch's slots share done once (an actor's batch
+    /// of transitions, Ape-X style). Exactly `count` pushes of items[0], items[1], ... in this
+    /// order, each with priority max_priority() (or priorities[k] below), bit for bit: the same
+    /// slots, generations, priorities and handles (the k-th into handles[k] when `handles` is
+    /// not null; a batch larger than capacity() overwrites its own first items, whose handles
+    /// are then stale). Throws std::logic_error on a moved-from buffer. Strong guarantee when
+    /// Item's copy or its move is noexcept (with only the move noexcept, the batch is copied
+    /// into temporary storage first, which may throw std::bad_alloc): the buffer is unchanged if
+    /// anything throws. For an Item whose copy and move may both throw, the items go in one push
+    /// at a time, and a throwing copy leaves the pushes before it done (each complete).
+    void push_batch(const Item* items, size_type count, replay_handle* handles = nullptr) {
+        check_not_moved_from();
+        store_batch(items, static_cast<const double*>(nullptr), count, handles);
+    }
+
+    /// As above, the k-th item with raw priority priorities[k] (float or double; raising
+    /// max_priority() if larger). Also throws std::invalid_argument naming priorities[k] if one
+    /// is negative, not finite or above the sampler's priority_limit(), before anything changes.
+    template <class Priority>
+    void push_batch(const Item* items, const Priority* priorities, size_type count,
+                    replay_handle* handles = nullptr) {
+        static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
+        check_not_moved_from();
+        for (size_type k = 0; k < count; ++k) {
+            check_push_priority(static_cast<double>(priorities[k]), "push_batch", k);
+        }
+        store_batch(items, priorities, count, handles);
+    }
+
+    /// As push_batch(data, size) for a contiguous range of items with data() and size()
+    /// (std::vector, std::array, C arrays, std::span).
+    template <class Items, std::enable_if_t<!std::is_pointer_v<Items>, int> = 0>
+    void push_batch(const Items& items) {
+        push_batch(std::data(items), std::size(items));
+    }
+    /// As push_batch(items, priorities, size) for two contiguous ranges. Throws
+    /// std::invalid_argument if their sizes differ.
+    template <
+        class Items, class Priorities,
+        std::enable_if_t<!std::is_pointer_v<Items> && !std::is_arithmetic_v<Priorities>, int> = 0>
+    void push_batch(const Items& items, const Priorities& priorities) {
+        if (std::size(items) != std::size(priorities)) {
+            detail::throw_invalid_argument((std::string(name) + "::push_batch").c_str(),
+                                           "priorities.size()", std::size(priorities),
+                                           "must equal items.size() = " +
+                                               std::to_string(std::size(items)));
+        }
+        push_batch(std::data(items), std::data(priorities), std::size(items));
     }
 
     // --- Sampling ---------------------------------------------------------------------------
@@ -280,13 +331,79 @@ private:
         }
     }
 
-    void check_push_priority(double priority) const {
+    void check_push_priority(double priority, const char* member = "push",
+                             size_type position = static_cast<size_type>(-1)) const {
         if (!(std::isfinite(priority) && priority >= 0.0 &&
               priority <= m_sampler.priority_limit())) {
+            const std::string argument = position == static_cast<size_type>(-1)
+                                             ? std::string("priority")
+                                             : "priorities[" + std::to_string(position) + "]";
             detail::reject_priority(
-                (std::string(name) + "::push").c_str(), "priority", priority,
+                (std::string(name) + "::" + member).c_str(), argument.c_str(), priority,
                 "must be <= " + detail::format_value(m_sampler.priority_limit()) +
                     ", the sampler's priority_limit()");
+        }
+    }
+
+    // The items of a validated batch go into the ring first (staged when only a noexcept move
+    // can make that all-or-nothing), then the sampler fills their slots in one batch; a null
+    // `priorities` means max_priority() for each.
+    template <class Priority>
+    void store_batch(const Item* items, const Priority* priorities, size_type count,
+                     replay_handle* handles) {
+        if (count == 0) {
+            return;
+        }
+        if constexpr (std::is_nothrow_copy_constructible_v<Item> &&
+                      std::is_nothrow_copy_assignable_v<Item>) {
+            write_items(items, count);
+        } else if constexpr (std::is_nothrow_move_constructible_v<Item> &&
+                             std::is_nothrow_move_assignable_v<Item>) {
+            std::vector<Item> staged(items, items + count); // may throw: nothing changed yet
+            write_items(std::make_move_iterator(staged.begin()), count);
+        } else {
+            for (size_type k = 0; k < count; ++k) {
+                const replay_handle handle =
+                    priorities != nullptr ? store(items[k], static_cast<double>(priorities[k]))
+                                          : store(items[k]);
+                if (handles != nullptr) {
+                    handles[k] = handle;
+                }
+            }
+            return;
+        }
+        // Nothing below throws: the slots are in range and the priorities validated.
+        constexpr size_type chunk = 256;
+        size_type slots[chunk];
+        size_type slot = m_next;
+        for (size_type begin = 0; begin < count; begin += chunk) {
+            const size_type size = count - begin < chunk ? count - begin : chunk;
+            for (size_type q = 0; q < size; ++q) {
+                slots[q] = slot;
+                slot = slot + 1 == capacity() ? 0 : slot + 1;
+            }
+            replay_handle* out = handles != nullptr ? handles + begin : nullptr;
+            if (priorities != nullptr) {
+                m_sampler.fill_batch(slots, priorities + begin, size, out);
+            } else {
+                m_sampler.fill_batch(slots, size, out);
+            }
+        }
+        m_next = slot;
+    }
+
+    // Writes count items from `source` at the ring positions from m_next on (the ring itself
+    // does not move here). Each write is noexcept by the caller's choice of source.
+    template <class Source>
+    void write_items(Source source, size_type count) noexcept {
+        size_type slot = m_next;
+        for (size_type k = 0; k < count; ++k, ++source) {
+            if (m_items.size() < capacity()) {
+                m_items.push_back(*source); // never reallocates: reserved
+            } else {
+                m_items[slot] = *source;
+            }
+            slot = slot + 1 == capacity() ? 0 : slot + 1;
         }
     }
 

@@ -123,6 +123,64 @@ public:
         m_tree.set(index, value);
     }
 
+    /// O(B Fanout log_Fanout N) at worst, usually much less: equivalent to set(indices[k],
+    /// values[k]) for k = 0, ..., count - 1 in this order (a repeated index keeps its last
+    /// value), with the same sums bit for bit, but every sum on the union of the B paths is
+    /// recomputed once per batch, level by level, with the independent nodes of a level
+    /// overlapping their work and cache misses (about 4x fewer node recomputes for 256 random
+    /// leaves of 2^20). Throws std::out_of_range if an index >= capacity(),
+    /// std::invalid_argument if a value is NaN, infinite, negative or above max_value() (the
+    /// messages give its position k); the tree is unchanged when it throws. Null pointers are
+    /// accepted with count 0.
+    void set_batch(const size_type* indices, const T* values, size_type count) {
+        for (size_type k = 0; k < count; ++k) {
+            if (indices[k] >= capacity()) {
+                detail::throw_out_of_range("per::sum_tree::set_batch", "indices[k]", indices[k],
+                                           "must be < capacity() = " + std::to_string(capacity()) +
+                                               at_position(k));
+            }
+            check_value("per::sum_tree::set_batch", "values[k]", values[k], k);
+        }
+        set_batch_unchecked(indices, values, count);
+    }
+
+    /// set_batch without validation, for callers that validated the input (the samplers).
+    /// Calls on_write(k, old value of leaf indices[k]) just before leaf indices[k] takes
+    /// values[k] (a repeated index sees the value an earlier k wrote). Precondition: every
+    /// index < capacity(), every value in [0, max_value()] (checked by PER_ASSERT).
+    template <class OnWrite>
+    void set_batch_unchecked(const size_type* indices, const T* values, size_type count,
+                             OnWrite&& on_write) noexcept {
+        set_batch_unchecked(indices, values, count, on_write, [](size_type) {});
+    }
+    /// As above, and once all leaves of a pass of batch_chunk indices are written, calls
+    /// on_block(b) for each leaf block b (leaves b * Fanout .. b * Fanout + Fanout - 1) they
+    /// are in: once per block, or in rare cases twice (at most once per repeat of the block in
+    /// the pass), before the sums above are recomputed.
+    template <class OnWrite, class OnBlock>
+    void set_batch_unchecked(const size_type* indices, const T* values, size_type count,
+                             OnWrite&& on_write, OnBlock&& on_block) noexcept {
+        m_tree.set_batch(
+            indices, values, count,
+            [&](size_type k, T old) {
+                PER_ASSERT(values[k] >= T(0) && values[k] <= max_value());
+                on_write(k, old);
+            },
+            on_block);
+    }
+    /// As above, without callbacks.
+    void set_batch_unchecked(const size_type* indices, const T* values, size_type count) noexcept {
+        set_batch_unchecked(indices, values, count, [](size_type, T) {});
+    }
+
+    /// The Fanout leaves of leaf block `block` (leaves block * Fanout and on; past capacity()
+    /// the block is padded with zeros), contiguous and aligned to a cache line. Precondition:
+    /// block * Fanout < capacity().
+    const T* leaf_block(size_type block) const noexcept {
+        PER_ASSERT(block * Fanout < capacity());
+        return m_tree.leaf_node(block);
+    }
+
     /// O(log_Fanout N). A performance hint with no effect on the tree: starts loading the cache
     /// lines that set(index) will touch, so that a caller with other work to do first (a pow,
     /// validation, the previous update) overlaps their misses with it. Does nothing if
@@ -132,6 +190,18 @@ public:
             m_tree.prefetch_path(index);
         }
     }
+
+    /// O(1). A hint like prefetch_path for what set_batch touches per leaf of a batch of
+    /// random leaves: the leaf's line and the lowest sums above it (the sums further up are
+    /// shared with the rest of the batch). Does nothing if index >= capacity().
+    void prefetch_leaf(size_type index) const noexcept {
+        if (index < capacity()) {
+            m_tree.prefetch_leaf_and_parent(index);
+        }
+    }
+
+    /// The leaves set_batch processes per pass (its scratch lives on the stack).
+    static constexpr size_type batch_chunk = core::batch_chunk;
 
     /// O(N). Leaves 0..count-1 take the values of [first, last) (converted to T), the rest zero.
     /// Throws std::invalid_argument if the range holds more than capacity() values or any value

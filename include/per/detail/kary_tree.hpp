@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -176,6 +177,56 @@ public:
         m_root = reduced;
     }
 
+    /// The leaves set_batch handles per pass: its scratch (one node index per leaf) lives on
+    /// the stack.
+    static constexpr size_type batch_chunk = 256;
+
+    /// Equivalent to set(indices[k], values[k]) for k = 0, 1, ..., count - 1 in this order
+    /// (for a repeated index the last value stays), bit for bit, but each entry on the union
+    /// of the paths is recomputed once per pass of batch_chunk leaves instead of once per leaf,
+    /// level by level: the nodes of one level are independent of each other, so their
+    /// dependency chains (a node's left fold) and cache misses overlap. O(count * Fanout *
+    /// depth) at worst; for a batch of B random leaves, about B * Fanout per level while the
+    /// level has more than B nodes, and the whole level above that. Before writing leaf
+    /// indices[k] it calls on_write(k, old value of that leaf); once all leaves of a pass are
+    /// written, it calls on_leaf_node(n) for each leaf node n they are in, once each (twice at
+    /// most, rarely, on levels too wide for exact deduplication), before the entries above are
+    /// recomputed. Precondition: every index < capacity().
+    template <class OnWrite, class OnLeafNode>
+    void set_batch(const size_type* indices, const T* values, size_type count, OnWrite&& on_write,
+                   OnLeafNode&& on_leaf_node) noexcept {
+        constexpr size_type lookahead = 8;
+        for (size_type begin = 0; begin < count; begin += batch_chunk) {
+            const size_type size = count - begin < batch_chunk ? count - begin : batch_chunk;
+            size_type nodes[batch_chunk];
+            for (size_type q = 0; q < size; ++q) {
+                if (q + lookahead < size) {
+                    prefetch(m_leaves.data() + indices[begin + q + lookahead]);
+                }
+                const size_type index = indices[begin + q];
+                PER_ASSERT(index < m_capacity);
+                on_write(begin + q, m_leaves[index]);
+                m_leaves[index] = values[begin + q];
+                nodes[q] = index / Fanout;
+            }
+            refresh_leaf_nodes(nodes, size, on_leaf_node);
+        }
+    }
+
+    /// O(1). A hint without effect on the contents: starts loading the leaf's line and, on
+    /// the lowest inner level, the entry line (and prefix line) of its leaf node: the lines of a
+    /// set_batch that the rest of a batch of random leaves is unlikely to share. Precondition:
+    /// index < capacity().
+    void prefetch_leaf_and_parent(size_type index) const noexcept {
+        PER_ASSERT(index < m_capacity);
+        prefetch(m_leaves.data() + index);
+        const size_type entry = m_offsets[m_depth - 1] + index / Fanout;
+        prefetch(m_inner.data() + entry);
+        if constexpr (KeepPrefixes) {
+            prefetch(m_prefix.data() + entry);
+        }
+    }
+
     /// O(depth). A hint without effect on the contents: starts loading the lines that
     /// set(index) reads and writes (the leaf line and, per inner level, the entry line and the
     /// prefix line of the node on the path), so that their cache misses overlap each other and
@@ -265,6 +316,78 @@ public:
     }
 
 private:
+    // Levels with at most this many nodes are deduplicated exactly (a bit per node on the
+    // stack); on wider levels only repeats next to each other are dropped, and the rare other
+    // repeat recomputes a node twice, which gives the same value again.
+    static constexpr size_type exact_dedup_nodes = 4096;
+
+    // Keeps one copy of each of nodes[0..count) (each < universe), in order of first
+    // appearance, and returns how many remain.
+    static size_type drop_repeats(size_type* nodes, size_type count, size_type universe) noexcept {
+        size_type kept = 0;
+        if (universe <= exact_dedup_nodes) {
+            std::uint64_t seen[exact_dedup_nodes / 64];
+            std::fill_n(seen, (universe + 63) / 64, std::uint64_t{0});
+            for (size_type q = 0; q < count; ++q) {
+                const size_type node = nodes[q];
+                const std::uint64_t bit = std::uint64_t{1} << (node % 64);
+                if ((seen[node / 64] & bit) == 0) {
+                    seen[node / 64] |= bit;
+                    nodes[kept++] = node;
+                }
+            }
+        } else {
+            for (size_type q = 0; q < count; ++q) {
+                if (kept == 0 || nodes[kept - 1] != nodes[q]) {
+                    nodes[kept++] = nodes[q];
+                }
+            }
+        }
+        return kept;
+    }
+
+    // Recomputes every entry above the leaf nodes nodes[0..count) (whose leaves were written),
+    // one level at a time, each node once. Overwrites nodes[].
+    template <class OnLeafNode>
+    void refresh_leaf_nodes(size_type* nodes, size_type count, OnLeafNode& on_leaf_node) noexcept {
+        if (m_depth == 0) {
+            return;
+        }
+        size_type level = m_depth - 1;
+        count = drop_repeats(nodes, count, m_nodes_below[level]);
+        for (size_type q = 0; q < count; ++q) {
+            on_leaf_node(nodes[q]);
+        }
+        T* entries = m_inner.data() + m_offsets[level];
+        for (size_type q = 0; q < count; ++q) {
+            const size_type child = nodes[q];
+            if constexpr (KeepPrefixes) { // read by the refresh of its node, below
+                prefetch(m_prefix.data() + m_offsets[level] + child);
+            }
+            entries[child] = reduce_node(leaf_node(child));
+        }
+        for (;;) {
+            for (size_type q = 0; q < count; ++q) {
+                nodes[q] /= Fanout;
+            }
+            count = drop_repeats(nodes, count, level_entries(level) / Fanout);
+            if (level == 0) {
+                PER_ASSERT(count == 1 && nodes[0] == 0);
+                m_root = refresh_node(0, 0);
+                return;
+            }
+            T* above = m_inner.data() + m_offsets[level - 1];
+            for (size_type q = 0; q < count; ++q) {
+                const size_type node = nodes[q];
+                if constexpr (KeepPrefixes) {
+                    prefetch(m_prefix.data() + m_offsets[level - 1] + node);
+                }
+                above[node] = refresh_node(level, node);
+            }
+            --level;
+        }
+    }
+
     /// Recomputes the exclusive running reductions of an inner node (KeepPrefixes) and returns
     /// the node's reduction, which is the same left fold as reduce_node.
     T refresh_node(size_type level, size_type node) noexcept {

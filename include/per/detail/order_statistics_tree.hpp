@@ -3,6 +3,7 @@
 
 #include "aligned_allocator.hpp"
 #include "assert.hpp"
+#include "prefetch.hpp"
 #include "special_members.hpp"
 
 #include <algorithm>
@@ -119,6 +120,9 @@ public:
     /// The key parts of a slot in the tree.
     double priority(size_type slot) const noexcept { return m_keys[slot].priority; }
     std::uint64_t stamp(size_type slot) const noexcept { return m_keys[slot].stamp; }
+    /// A hint: starts loading the key of `slot` (contains, priority and stamp read it, and so
+    /// does every insert or erase of the slot). Precondition: slot < capacity().
+    void prefetch_key(size_type slot) const noexcept { prefetch(m_keys.data() + slot); }
 
     /// O(log N). Adds `slot` with the given key. Precondition: slot < capacity(), not in the
     /// tree, priority >= 0 (not NaN), and the stamp differs from every stamp in the tree.
