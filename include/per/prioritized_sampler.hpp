@@ -97,7 +97,8 @@ public:
         , m_raw(std::move(other.m_raw))
         , m_size(std::exchange(other.m_size, 0))
         , m_sampleable(std::exchange(other.m_sampleable, 0))
-        , m_limit(other.m_limit) {}
+        , m_limit(other.m_limit)
+        , m_memo(other.m_memo) {}
     /// Strong guarantee: on std::bad_alloc the index is unchanged.
     proportional_index& operator=(const proportional_index& other) {
         return detail::assign_copy(*this, other);
@@ -113,6 +114,7 @@ public:
             m_size = std::exchange(other.m_size, 0);
             m_sampleable = std::exchange(other.m_sampleable, 0);
             m_limit = other.m_limit;
+            m_memo = other.m_memo;
         }
         return *this;
     }
@@ -252,6 +254,7 @@ public:
         m_sums = std::move(change.sums);
         m_mins = std::move(change.mins);
         m_sampleable = change.sampleable;
+        m_memo = weight_memo{};
     }
 
     /// Proportional states carry no fill stamps.
@@ -351,7 +354,18 @@ private:
     // Sets the raw priority of a filled slot and its weight in both trees.
     void store(size_type slot, double priority) noexcept {
         m_raw[slot] = priority;
-        set_weight(slot, weight_of(priority, m_alpha, m_epsilon));
+        set_weight(slot, memoized_weight(priority));
+    }
+
+    // The weight of `priority`, from the memo when it holds the same priority (pushes without
+    // a priority all give max_priority(), so their power is computed once per new maximum).
+    // The memo holds what weight_of returned, so the bits are the same either way; priorities
+    // that compare equal (0.0 and -0.0) have equal bases p + epsilon and so equal weights.
+    value_type memoized_weight(double priority) noexcept {
+        if (!(priority == m_memo.priority)) {
+            m_memo = weight_memo{priority, weight_of(priority, m_alpha, m_epsilon)};
+        }
+        return m_memo.weight;
     }
 
     // One chunk of update_batch: the powers, the raw priorities, the sum tree in one batch,
@@ -369,7 +383,9 @@ private:
             if (k + lookahead < count) {
                 prefetch_tree_lines(slots[k + lookahead]);
             }
-            weights[k] = weight_of(priorities[k], m_alpha, m_epsilon);
+            weights[k] = priorities[k] == m_memo.priority
+                             ? m_memo.weight
+                             : weight_of(priorities[k], m_alpha, m_epsilon);
         }
         for (size_type k = 0; k < count; ++k) {
             PER_ASSERT(contains(slots[k]) && priorities[k] >= 0.0 && priorities[k] <= m_limit);
@@ -444,6 +460,13 @@ private:
     size_type m_size = 0;                         // filled slots
     size_type m_sampleable = 0;                   // filled slots with a non-zero weight
     double m_limit;                               // largest accepted raw priority
+    // The last priority whose weight store() computed, and that weight (-1: none yet; a
+    // priority is never negative). Reset with the exponent.
+    struct weight_memo {
+        double priority = -1.0;
+        value_type weight = value_type(0);
+    };
+    weight_memo m_memo;
 };
 
 /// The proportional sampler over a given sum tree type (e.g. sum_tree<float> for half the
