@@ -303,7 +303,8 @@ using rank_benchmark = void (*)(benchmark::State&, std::size_t, std::size_t);
 
 void add_row(const char* operation, const char* structure, std::size_t n, std::size_t batch,
              rank_benchmark run) {
-    benchmark::RegisterBenchmark(row_name(operation, structure, n, batch).c_str(), run, n, batch);
+    register_row(row_name(operation, structure, n, batch), repetitions_for(operation, structure, n),
+                 run, n, batch);
 }
 
 } // namespace

@@ -170,7 +170,9 @@ void register_sampling_benchmarks(const suite_sizes& sizes) {
                     if (row.operation == operation) {
                         const row_parameters parameters{
                             row_name(row.operation, row.structure, n, batch), n, batch};
-                        benchmark::RegisterBenchmark(parameters.name.c_str(), row.run, parameters);
+                        register_row(parameters.name,
+                                     repetitions_for(row.operation, row.structure, n), row.run,
+                                     parameters);
                     }
                 }
             }

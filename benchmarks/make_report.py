@@ -40,7 +40,13 @@ COMPARISONS = {
     "update_batch": ([("prioritized_replay", "binary_reference"),
                       ("sum_tree", "binary_reference")], None),
     "push": ([("prioritized_replay", "binary_reference")], None),
+    "push_batch": ([("prioritized_replay", "binary_reference")], None),
+    "step": ([("prioritized_replay", "binary_reference"), ("rank_based", "binary_reference")],
+             None),
 }
+# Operations whose tables put the rank-based buffer beside the proportional designs: a training
+# step and a batch push cost the same kind of work whatever the priority rule.
+MIXED_OPERATIONS = ["step", "push_batch"]
 RANK_COMPARISONS = {operation: ([("rank_based", "naive_rank_based")], None)
                     for operation in ["sample", "sample_full", "update", "update_batch", "push"]}
 
@@ -91,6 +97,8 @@ OPERATION_TITLES = {
     "sample_full": "Full sample: indices, probabilities and importance-sampling weights",
     "update": "Single priority update",
     "push": "Push into a full buffer (overwrites the oldest item)",
+    "push_batch": "Batched push with priorities (an actor's batch)",
+    "step": "Training step: B/8 pushes, a full sample of B, B priority updates",
 }
 
 HEADLINE_N = 1 << 20
@@ -156,6 +164,8 @@ class Results:
         present = {k[1] for k in self.ns_per_item if k[0] == operation and k[3] == batch}
         if family == "rank":
             return [s for s in RANK_STRUCTURES if s in present]
+        if operation in MIXED_OPERATIONS:
+            return [s for s in STRUCTURES + RANK_STRUCTURES if s in present]
         ordered = [s for s in STRUCTURES if s in present]
         return ordered + sorted(present - set(ordered) - {FLOOR} - set(RANK_STRUCTURES))
 
@@ -279,6 +289,27 @@ def headline(results):
     full = get("sample_full", "prioritized_replay", n, b)
     update = get("update", "prioritized_replay", n, 1)
     lines = []
+    # A user's cost is the whole training step: it leads, then its parts.
+    for batch in (b, 32):
+        step = get("step", "prioritized_replay", n, batch)
+        if step is None:
+            continue
+        reference = get("step", "binary_reference", n, batch)
+        rank_step = get("step", "rank_based", n, batch)
+        lines.append(
+            "- `step`, B = %d (B/8 pushes, a full sample of B, B updates; ns per sampled item): "
+            "`prioritized_replay` %s ns, `binary_reference` %s ns (%s)%s." % (
+                batch, format_ns(step), format_ns(reference),
+                format_ratio(ratio(reference, step)),
+                "" if rank_step is None else ", `rank_based` %s ns" % format_ns(rank_step)))
+    batch_update = get("update_batch", "prioritized_replay", n, b)
+    if batch_update is not None:
+        lines.append(
+            "- `update_batch` of %d: `prioritized_replay` %s ns per update, `binary_reference` "
+            "%s ns (%s)." % (b, format_ns(batch_update),
+                             format_ns(get("update_batch", "binary_reference", n, b)),
+                             format_ratio(ratio(get("update_batch", "binary_reference", n, b),
+                                                batch_update))))
     if tree is not None:
         lines.append(
             "- `sample`, indices only: `sum_tree` takes %s ns per item: %s faster than `naive`, "
@@ -301,6 +332,19 @@ def headline(results):
             "(ratio %s; above 1× means the library is faster)." % (
                 format_ns(update), format_ns(get("update", "binary_reference", n, 1)),
                 format_ratio(ratio(get("update", "binary_reference", n, 1), update))))
+    push = get("push", "prioritized_replay", n, 1)
+    if push is not None:
+        push_batch = get("push_batch", "prioritized_replay", n, b)
+        lines.append(
+            "- `push`: `prioritized_replay` %s ns, `binary_reference` %s ns (%s)%s." % (
+                format_ns(push), format_ns(get("push", "binary_reference", n, 1)),
+                format_ratio(ratio(get("push", "binary_reference", n, 1), push)),
+                "" if push_batch is None else
+                "; `push_batch` of %d with priorities: %s ns per item, `binary_reference` %s "
+                "(%s)" % (b, format_ns(push_batch),
+                          format_ns(get("push_batch", "binary_reference", n, b)),
+                          format_ratio(ratio(get("push_batch", "binary_reference", n, b),
+                                             push_batch)))))
     rank = get("sample_full", "rank_based", n, b)
     if rank is not None:
         naive_rank = get("sample_full", "naive_rank_based", n, b)
@@ -382,10 +426,15 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         sections += lines + [""]
         repetitions = results.context.get("per_repetitions", "1")
         if repetitions not in ("", "1"):
-            how = ("the fastest of %s runs of the row (interleaved at random with the other "
-                   "rows' runs), each for at least the minimum time: other work on a shared "
-                   "machine only ever adds time, so the fastest run is the closest to the "
-                   "code's own cost" % repetitions)
+            how = ("the fastest of %s runs of the row (%s %s), each for at least the minimum "
+                   "time: other work on a shared machine only ever adds time, so the fastest "
+                   "run is the closest to the code's own cost" % (
+                       repetitions, "in a row" if results.context.get(
+                           "per_interleaved", "false") != "true" else
+                       "interleaved at random with the other rows' runs",
+                       "" if not results.context.get("per_slow_rows") else
+                       "; the O(N) sample rows at N >= 2^18, %s runs" %
+                       results.context.get("per_slow_rows")))
             if results.spreads:
                 how += ("; the slowest run of a row took a median of %.0f%% longer than its "
                         "fastest (up to %.0f%%)" % (100 * statistics.median(results.spreads),
@@ -403,16 +452,23 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
                      "report was made. `apt-get install python3-matplotlib` or `gnuplot`, "
                      "then rerun `benchmarks/make_report.py`.)*", ""]
 
+    for operation in ["step"]:
+        for batch in results.batches(operation):
+            sections += ["## %s (`%s`), B = %d: ns per sampled item" % (
+                OPERATION_TITLES[operation], operation, batch), ""]
+            sections += [time_table(results, operation, batch), ""]
     for operation in ["sample", "sample_full"]:
         for batch in results.batches(operation):
             sections += ["## %s (`%s`), batch %d: ns per sampled item" % (
                 OPERATION_TITLES[operation], operation, batch), ""]
             sections += [time_table(results, operation, batch), ""]
-    for operation in ["update", "update_batch", "push"]:
+    for operation in ["update", "update_batch", "push", "push_batch"]:
         for batch in results.batches(operation):
             unit = "update" if operation.startswith("update") else "push"
             if operation == "update_batch":
                 title = "Priority updates in batches of %d" % batch
+            elif operation == "push_batch":
+                title = "%s of %d" % (OPERATION_TITLES[operation], batch)
             else:
                 title = OPERATION_TITLES[operation]
             sections += ["## %s (`%s`): ns per %s" % (title, operation, unit), ""]
@@ -424,7 +480,7 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
                      "P(i) = rank(i)^-alpha / sum_r r^-alpha (rank 1 = largest priority), "
                      "alpha 0.7, against the tutorial's sort-on-every-draw reference. Times per "
                      "sampled item, update or push.", ""]
-        for operation in ["sample_full", "update", "push"]:
+        for operation in ["sample_full", "update", "update_batch", "push"]:
             for batch in results.batches(operation):
                 table = time_table(results, operation, batch, "rank")
                 if table:
@@ -439,7 +495,13 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         "pushes). Every structure holds the same N priorities (exponential, mean 1, like "
         "|TD errors|), with alpha = 0.6, epsilon = 1e-6, beta = 0.4, and sees the same random "
         "numbers: pools of 2^20 stratified prefix fractions, update slots and priorities, "
-        "generated before timing and cycled through. Buffers are full (N items) when timed.")
+        "generated before timing and cycled through. Buffers are full (N items) when timed. "
+        "`step` rows: B/8 pushes with the max priority, a full sample of B (slots, IS "
+        "weights, probabilities) and B new priorities from the pool written at the sampled "
+        "handles (`update_priorities`; `binary_reference` updates one slot at a time), per "
+        "sampled item; rank-based rows use alpha 0.7 and beta 0.5. `push_batch` rows: B "
+        "items with B priorities from the pool (`push_batch`; `binary_reference` pushes and "
+        "then updates each).")
     sections.append("")
     for structure in STRUCTURES + RANK_STRUCTURES + [FLOOR]:
         sections.append("- `%s`: %s." % (structure, DESCRIPTIONS[structure]))
@@ -655,10 +717,11 @@ def main(argv):
         print("per benchmarks, N = %s, batch %d:" % (power_label(n), HEADLINE_BATCH))
         print("\n".join(lines))
         print()
-    if HEADLINE_BATCH in results.batches("sample"):
-        print("sample, batch %d, ns per sampled item:" % HEADLINE_BATCH)
-        print(time_table(results, "sample", HEADLINE_BATCH))
-        print()
+    for operation in ["step", "sample"]:
+        if HEADLINE_BATCH in results.batches(operation):
+            print("%s, batch %d, ns per sampled item:" % (operation, HEADLINE_BATCH))
+            print(time_table(results, operation, HEADLINE_BATCH))
+            print()
     written = [markdown_path]
     if backend:
         written.append(plot_path)

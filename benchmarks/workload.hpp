@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // What every row of the suite shares: the parameters of the PER setting, the sizes, and the
@@ -189,6 +190,44 @@ auto& row_fixture(const row_parameters& row, Build&& build) {
         holder.row = row.name;
     }
     return *static_cast<fixture_type*>(holder.fixture.get());
+}
+
+// Every row is registered through register_row, which counts the runs the progress line
+// announces: one per repetition of each row the filter selects (main sets the filter and the
+// default repetitions from the command line before registering).
+struct run_plan {
+    std::string filter;   // --benchmark_filter, as Google Benchmark reads it
+    int repetitions = 1;  // --benchmark_repetitions
+    std::size_t runs = 0; // counted by register_row
+    bool selects(const std::string& name) const;
+};
+run_plan& plan();
+
+// Registers one row, with `repetitions` runs instead of the default when it is positive (the
+// slowest rows, whose runs scatter least, run fewer times; the report says which).
+template <class Function, class... Args>
+benchmark::internal::Benchmark* register_row(const std::string& name, int repetitions,
+                                             Function&& function, Args&&... args) {
+    benchmark::internal::Benchmark* row = benchmark::RegisterBenchmark(
+        name.c_str(), std::forward<Function>(function), std::forward<Args>(args)...);
+    if (repetitions > 0) {
+        row->Repetitions(repetitions);
+    }
+    if (plan().selects(name)) {
+        plan().runs += static_cast<std::size_t>(repetitions > 0 ? repetitions : plan().repetitions);
+    }
+    return row;
+}
+
+// The repetitions of the rows whose single iterations take milliseconds to seconds (the O(N)
+// samples at N >= 2^18): 2 instead of the default, since they dominate the run's time and
+// scatter least. 0 (the default) for every other row. The report names these rows.
+inline constexpr int slow_row_repetitions = 2;
+inline int repetitions_for(const std::string& operation, const std::string& structure,
+                           std::size_t n) {
+    const bool sample = operation == "sample" || operation == "sample_full";
+    const bool naive = structure.rfind("naive", 0) == 0;
+    return sample && naive && n >= (std::size_t{1} << 18) ? slow_row_repetitions : 0;
 }
 
 // The sizes and batches of a run (set from the command line by main).

@@ -30,6 +30,8 @@ public:
 
     std::size_t size() const noexcept { return m_size; }
     std::size_t capacity() const noexcept { return m_items.size(); }
+    // The slot the next push writes.
+    std::size_t next_slot() const noexcept { return m_next; }
 
     // O(log2 N). The item overwrites the oldest once the ring is full, with the max priority.
     void push(const Item& item) {
