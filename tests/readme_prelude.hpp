@@ -26,4 +26,7 @@ struct Transition {
     [[maybe_unused]] std::size_t capacity = 1024;                                                  \
     [[maybe_unused]] std::ifstream in;                                                             \
     [[maybe_unused]] std::vector<double> new_priorities;                                           \
+    [[maybe_unused]] std::vector<std::size_t> slots;                                               \
+    [[maybe_unused]] std::vector<double> priorities;                                               \
+    [[maybe_unused]] std::vector<per::replay_handle> handles;                                      \
     [[maybe_unused]] per::prioritized_replay<Transition> buffer(capacity);

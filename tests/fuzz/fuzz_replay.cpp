@@ -799,8 +799,13 @@ private:
         case 13:
             checkpoint(op);
             return true;
-        case 15:
+        case 14:
             if (op & 0x80) {
+                return push_batch();
+            }
+            [[fallthrough]];
+        case 15:
+            if ((op & 0x80) && op % 16 == 15) {
                 special_members();
                 return true;
             }
@@ -1101,6 +1106,53 @@ private:
             remember(a);
         } else {
             PER_FUZZ_CHECK(tree_outcome == "invalid_argument", "push: " + tree_outcome);
+        }
+        return true;
+    }
+
+    // A batch of pushes with priorities (up to twice the capacity, so that a batch can
+    // overwrite its own first items): push_batch on the tree buffer, one push per item on the
+    // naive one, the same handles. A batch with an invalid priority must be refused whole.
+    bool push_batch() {
+        const std::size_t count = 1 + m_in.below(capacity() > 0 ? 2 * capacity() + 1 : 3);
+        std::vector<int> items(count);
+        std::vector<double> priorities(count);
+        bool valid = true;
+        bool unsure = false;
+        for (std::size_t k = 0; k < count; ++k) {
+            items[k] = m_next_item + static_cast<int>(k);
+            priorities[k] = m_in.priority();
+            const bool ok = std::isfinite(priorities[k]) && priorities[k] >= 0.0;
+            valid = valid && ok && priorities[k] <= tree().sampler().priority_limit();
+            unsure = unsure || (!ranked && ok &&
+                                near_limit(priorities[k], naive().alpha(),
+                                           naive().options().epsilon(), capacity()));
+        }
+        if (capacity() == 0) {
+            const std::string a =
+                outcome([&] { tree().push_batch(items.data(), priorities.data(), count); });
+            PER_FUZZ_CHECK((a.rfind("logic_error: ", 0) == 0 &&
+                            a.find("capacity() = 0") != std::string::npos) ||
+                               (!valid && a == "invalid_argument"),
+                           "push_batch into a moved-from buffer: " + a);
+            return true;
+        }
+        if (unsure) { // the two may disagree on a priority at the limit: not a finding
+            return false;
+        }
+        std::vector<replay_handle> handles(count);
+        const std::string a = outcome(
+            [&] { tree().push_batch(items.data(), priorities.data(), count, handles.data()); });
+        if (!valid) { // a priority the tree refuses (the naive buffer refuses it too, unless it
+                      // holds more than a float tree: beyond_tree_limit); nothing is pushed
+            PER_FUZZ_CHECK(a == "invalid_argument", "push_batch with a bad priority: " + a);
+            return true;
+        }
+        PER_FUZZ_CHECK(a == "ok", "push_batch: " + a);
+        for (std::size_t k = 0; k < count; ++k) {
+            const replay_handle b = naive().push(items[k], priorities[k]);
+            PER_FUZZ_CHECK(handles[k] == b, "push_batch handles");
+            remember(b);
         }
         return true;
     }
