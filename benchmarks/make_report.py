@@ -426,10 +426,11 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         sections += lines + [""]
         repetitions = results.context.get("per_repetitions", "1")
         if repetitions not in ("", "1"):
-            how = ("the fastest of %s runs of the row (%s %s), each for at least the minimum "
-                   "time: other work on a shared machine only ever adds time, so the fastest "
+            how = ("the fastest of %s runs of the row (%s%s), each for at least the minimum "
+                   "time: other work on a shared machine only ever adds time, and the first "
+                   "run of a row built just before it may pay for page faults, so the fastest "
                    "run is the closest to the code's own cost" % (
-                       repetitions, "in a row" if results.context.get(
+                       repetitions, "one after another" if results.context.get(
                            "per_interleaved", "false") != "true" else
                        "interleaved at random with the other rows' runs",
                        "" if not results.context.get("per_slow_rows") else
