@@ -170,24 +170,12 @@ public:
     /// moves one key at a time (each descent depends on the keys it reads), with the keys of
     /// later slots requested ahead.
     void update_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
-        constexpr size_type lookahead = 8;
-        for (size_type k = 0; k < count; ++k) {
-            if (k + lookahead < count) {
-                m_order.prefetch_key(slots[k + lookahead]);
-            }
-            update(slots[k], priorities[k]);
-        }
+        for_each_key_ahead(slots, count, [&](size_type k) { update(slots[k], priorities[k]); });
     }
     /// fill(slots[k], priorities[k]) for k = 0, ..., count - 1 in this order (each takes the
     /// next stamp).
     void fill_batch(const size_type* slots, const double* priorities, size_type count) noexcept {
-        constexpr size_type lookahead = 8;
-        for (size_type k = 0; k < count; ++k) {
-            if (k + lookahead < count) {
-                m_order.prefetch_key(slots[k + lookahead]);
-            }
-            fill(slots[k], priorities[k]);
-        }
+        for_each_key_ahead(slots, count, [&](size_type k) { fill(slots[k], priorities[k]); });
     }
     /// Starts loading the slot's key; the B+ tree descent that follows depends on the keys it
     /// reads, so nothing further can be requested ahead. Precondition: slot < capacity.
@@ -269,6 +257,18 @@ public:
     }
 
 private:
+    // Calls apply(k) for k = 0, ..., count - 1, with the key of slots[k + 8] requested first.
+    template <class Apply>
+    void for_each_key_ahead(const size_type* slots, size_type count, Apply&& apply) noexcept {
+        constexpr size_type lookahead = 8;
+        for (size_type k = 0; k < count; ++k) {
+            if (k + lookahead < count) {
+                m_order.prefetch_key(slots[k + lookahead]);
+            }
+            apply(k);
+        }
+    }
+
     static const replay_options& validated(const replay_options& options, size_type capacity) {
         options.validate(name);
         detail::check_capacity(name, capacity, max_capacity());
