@@ -6,10 +6,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -192,31 +195,48 @@ auto& row_fixture(const row_parameters& row, Build&& build) {
     return *static_cast<fixture_type*>(holder.fixture.get());
 }
 
-// Every row is registered through register_row, which counts the runs the progress line
-// announces: one per repetition of each row the filter selects (main sets the filter and the
-// default repetitions from the command line before registering).
+// Every row is registered through register_row, which records it; main then hands the rows
+// to Google Benchmark sorted by N (register_planned_rows), so that the run goes from the
+// smallest buffers to the largest: the progress line's estimate of the time left can then
+// scale what each family of rows took at the sizes done so far. A row's repetitions follow one
+// another, and its fixture (row_fixture) is built once for all of them.
+struct planned_row {
+    std::string name;    // as registered: <operation>/<structure>/<N>/<batch>
+    std::size_t n = 0;   // N, from the name
+    int repetitions = 0; // > 0: this row's own count (Google Benchmark then appends
+                         // "/repeats:<n>" to its name); 0: --benchmark_repetitions
+    std::function<void(benchmark::State&)> run;
+};
 struct run_plan {
-    std::string filter;   // --benchmark_filter, as Google Benchmark reads it
-    int repetitions = 1;  // --benchmark_repetitions
-    std::size_t runs = 0; // counted by register_row
+    std::string filter;  // --benchmark_filter, as Google Benchmark reads it
+    int repetitions = 1; // --benchmark_repetitions
+    std::vector<planned_row> rows;
+    // Whether the filter selects a row of this name (the name Google Benchmark matches, with
+    // its "/repeats:<n>" suffix).
     bool selects(const std::string& name) const;
 };
 run_plan& plan();
 
-// Registers one row, with `repetitions` runs instead of the default when it is positive (the
-// slowest rows, whose runs scatter least, run fewer times; the report says which).
+// N, the third component of a row's name (0 if it has none).
+inline std::size_t row_size(const std::string& name) {
+    const std::size_t first = name.find('/');
+    const std::size_t second = first == std::string::npos ? first : name.find('/', first + 1);
+    if (second == std::string::npos) {
+        return 0;
+    }
+    return static_cast<std::size_t>(std::strtoull(name.c_str() + second + 1, nullptr, 10));
+}
+
+// Records one row, with `repetitions` runs instead of the default when it is positive (the
+// slowest rows, whose runs scatter least, run fewer times; the report says which). Google
+// Benchmark calls function(state, args...).
 template <class Function, class... Args>
-benchmark::internal::Benchmark* register_row(const std::string& name, int repetitions,
-                                             Function&& function, Args&&... args) {
-    benchmark::internal::Benchmark* row = benchmark::RegisterBenchmark(
-        name.c_str(), std::forward<Function>(function), std::forward<Args>(args)...);
-    if (repetitions > 0) {
-        row->Repetitions(repetitions);
-    }
-    if (plan().selects(name)) {
-        plan().runs += static_cast<std::size_t>(repetitions > 0 ? repetitions : plan().repetitions);
-    }
-    return row;
+void register_row(const std::string& name, int repetitions, Function function, Args... args) {
+    plan().rows.push_back(planned_row{
+        name, row_size(name), repetitions,
+        [function, arguments = std::make_tuple(args...)](benchmark::State& state) {
+            std::apply([&](const auto&... values) { function(state, values...); }, arguments);
+        }});
 }
 
 // The repetitions of the rows whose single iterations take milliseconds to seconds (the O(N)
