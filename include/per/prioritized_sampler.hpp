@@ -217,7 +217,9 @@ public:
         if (!(std::isfinite(alpha) && alpha >= 0.0)) {
             detail::throw_invalid_argument(where, "alpha", alpha, "must be finite and >= 0");
         }
-        const double limit = limit_for(alpha, m_epsilon);
+        // The limit is a function of alpha and epsilon alone: unchanged alpha (an import), the
+        // same limit, without its 64 pow calls.
+        const double limit = alpha == m_alpha ? m_limit : limit_for(alpha, m_epsilon);
         if (!(max_priority <= limit)) {
             detail::throw_invalid_argument(where, "alpha", alpha,
                                            "would overflow the weight of max_priority() = " +
@@ -228,23 +230,9 @@ public:
         if (capacity == 0) { // moved from: no weight to recompute, and no tree of capacity 0
             return alpha_change{alpha, limit, m_sums, m_mins, 0};
         }
-        std::vector<value_type> weights(capacity, value_type(0));
-        size_type sampleable = 0;
-        for (size_type slot = 0; slot < capacity; ++slot) {
-            if (m_raw[slot] != empty_slot) {
-                weights[slot] = weight_of(m_raw[slot], alpha, m_epsilon);
-                sampleable += weights[slot] > value_type(0);
-            }
-        }
         alpha_change change{alpha, limit, SumTree(capacity),
-                            min_tree<value_type, SumTree::fanout>(leaf_blocks(capacity)),
-                            sampleable};
-        change.sums.assign(weights.begin(), weights.end());
-        std::vector<value_type> minima(leaf_blocks(capacity));
-        for (size_type block = 0; block < minima.size(); ++block) {
-            minima[block] = block_minimum(change.sums, block);
-        }
-        change.mins.assign(minima.begin(), minima.end());
+                            min_tree<value_type, SumTree::fanout>(leaf_blocks(capacity)), 0};
+        change.sampleable = build_weights(alpha, change.sums, change.mins);
         return change;
     }
     /// Takes what prepare_alpha computed.
@@ -280,7 +268,10 @@ public:
             }
         }
         m_size = state.priorities.size();
-        install_alpha(prepare_alpha(name, m_alpha, 0.0));
+        // In place: this index is new, its trees of the right capacity and all zero, its alpha
+        // and limit the state's (validated against them).
+        m_sampleable = build_weights(m_alpha, m_sums, m_mins);
+        m_memo = weight_memo{};
     }
 
     /// Bytes of heap storage: the trees and the raw priorities.
@@ -298,6 +289,29 @@ private:
     static size_type checked_capacity(size_type capacity) {
         detail::check_capacity(name, capacity, SumTree::max_capacity());
         return capacity;
+    }
+
+    // Fills `sums` (of capacity() leaves) with the weights of the raw priorities for `alpha` and
+    // `mins` with their block minima; returns the number of slots with a weight > 0. O(N);
+    // std::bad_alloc (then `sums` and `mins` are unspecified).
+    size_type build_weights(double alpha, SumTree& sums,
+                            min_tree<value_type, SumTree::fanout>& mins) const {
+        const size_type capacity = m_raw.size();
+        std::vector<value_type> weights(capacity, value_type(0));
+        size_type sampleable = 0;
+        for (size_type slot = 0; slot < capacity; ++slot) {
+            if (m_raw[slot] != empty_slot) {
+                weights[slot] = weight_of(m_raw[slot], alpha, m_epsilon);
+                sampleable += weights[slot] > value_type(0);
+            }
+        }
+        sums.assign(weights.begin(), weights.end());
+        std::vector<value_type> minima(leaf_blocks(capacity));
+        for (size_type block = 0; block < minima.size(); ++block) {
+            minima[block] = block_minimum(sums, block);
+        }
+        mins.assign(minima.begin(), minima.end());
+        return sampleable;
     }
 
     // The sampling weight of raw priority p: (p + epsilon)^alpha, and 0 when p + epsilon is 0

@@ -7,11 +7,14 @@
 #include "detail/prefetch.hpp"
 #include "detail/simd.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 /// @file
@@ -209,6 +212,12 @@ public:
     template <class InputIterator>
     void assign(InputIterator first, InputIterator last) {
         std::vector<T> values;
+        if constexpr (std::is_base_of_v<
+                          std::forward_iterator_tag,
+                          typename std::iterator_traits<InputIterator>::iterator_category>) {
+            values.reserve(
+                std::min(static_cast<size_type>(std::distance(first, last)), capacity()));
+        }
         for (; first != last; ++first) {
             if (values.size() == capacity()) {
                 detail::throw_invalid_argument(

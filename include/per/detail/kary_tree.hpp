@@ -63,6 +63,18 @@ struct min_reduce {
 /// is therefore a fixed function of the current leaves (no drift over any number of updates),
 /// and the root of a tree equals the root of a tree freshly built from the same leaves, bit for
 /// bit.
+/// The number of inner levels a kary_tree of `fanout` builds over `capacity` leaves (at least
+/// one): levels of nodes are added until one node holds the level below.
+constexpr std::size_t kary_depth(std::size_t capacity, std::size_t fanout) noexcept {
+    std::size_t children = capacity / fanout + (capacity % fanout != 0); // the leaf nodes
+    std::size_t depth = 0;
+    do {
+        children = children / fanout + (children % fanout != 0);
+        ++depth;
+    } while (children > 1);
+    return depth;
+}
+
 template <class T, std::size_t Fanout, class Reduce, bool KeepPrefixes = false>
 class kary_tree {
     static_assert(std::is_floating_point_v<T>, "kary_tree holds float, double or long double");
@@ -74,8 +86,11 @@ public:
     using storage = std::vector<T, aligned_allocator<T>>;
 
     static constexpr size_type fanout = Fanout;
-    /// Deep enough for any capacity that fits in memory (Fanout^64 > 2^64).
-    static constexpr size_type max_depth = 64;
+    /// The depth of a tree of max_capacity() leaves: deep enough for any tree (18 levels for
+    /// fanout 8 and double, 13 for fanout 16 and float). The per-level arrays have this size, so
+    /// a tree object (and what a move swaps) stays small.
+    static constexpr size_type max_depth =
+        kary_depth(std::numeric_limits<size_type>::max() / (4 * sizeof(T) * Fanout), Fanout);
 
     /// Precondition: capacity <= max_capacity() (the public wrappers also refuse 0). Capacity 0
     /// gives the empty tree that a moved-from tree is: no storage, depth 0, root identity().
@@ -139,6 +154,9 @@ public:
     static constexpr size_type max_capacity() noexcept {
         return std::numeric_limits<size_type>::max() / (4 * sizeof(T) * Fanout);
     }
+    static_assert(kary_depth(std::numeric_limits<size_type>::max() / (4 * sizeof(T) * Fanout),
+                             Fanout) <= max_depth,
+                  "max_depth holds a tree of max_capacity() leaves");
 
     size_type capacity() const noexcept { return m_capacity; }
     /// The entries (stored nodes times Fanout, padding included) of inner level `level`.
@@ -296,9 +314,16 @@ public:
     void swap(kary_tree& other) noexcept {
         std::swap(m_capacity, other.m_capacity);
         std::swap(m_depth, other.m_depth);
-        std::swap(m_offsets, other.m_offsets);
-        std::swap(m_nodes_below, other.m_nodes_below);
-        std::swap(m_full_nodes, other.m_full_nodes);
+        // Whole-array copies rather than std::swap's element by element: three block moves
+        // (what every move of a tree costs, and instrumented builds check each element).
+        const auto swap_levels = [](level_array& a, level_array& b) noexcept {
+            const level_array kept = a;
+            a = b;
+            b = kept;
+        };
+        swap_levels(m_offsets, other.m_offsets);
+        swap_levels(m_nodes_below, other.m_nodes_below);
+        swap_levels(m_full_nodes, other.m_full_nodes);
         m_leaves.swap(other.m_leaves);
         m_inner.swap(other.m_inner);
         m_prefix.swap(other.m_prefix);
@@ -424,9 +449,10 @@ private:
 
     size_type m_capacity = 0;
     size_type m_depth = 0; ///< number of inner levels, >= 1 unless the capacity is 0
-    std::array<size_type, max_depth> m_offsets{};
-    std::array<size_type, max_depth> m_nodes_below{}; ///< stored nodes on the level below
-    std::array<size_type, max_depth> m_full_nodes{};  ///< nodes with no padding entries
+    using level_array = std::array<size_type, max_depth>;
+    level_array m_offsets{};
+    level_array m_nodes_below{}; ///< stored nodes on the level below
+    level_array m_full_nodes{};  ///< nodes with no padding entries
     storage m_leaves;
     storage m_inner;
     storage m_prefix; ///< empty unless KeepPrefixes
