@@ -31,7 +31,7 @@
 // - copies and moves (copy and move construction and assignment, self-copy and self-move
 //   assignment, switching the active pair): the target holds exactly the source's state
 //   (exported state and draws), self-assignment changes nothing, a copy's next push does not move
-//   its items, a moved-from object is what /work/notes/special-members-spec.md (issue 14) says
+//   its items, a moved-from object is what the README's "Copies and moves" says
 //   (capacity 0, options, alpha and max priority kept, observers throw std::out_of_range, push
 //   std::logic_error naming capacity() = 0, its checkpoint rejected as invalid), every later
 //   operation on it agrees between the pair, and loading or assigning into it makes it usable;
@@ -46,8 +46,14 @@
 // 1e-5, and, while some weight lies below float's normal range, draws checked against each
 // buffer's own contract instead of each other.
 //
+// Cost: every check after an operation is O(what it touched) plus O(N) additions; the O(N)
+// comparison of every slot (O(N log N) rank-based: the order is sorted once) runs after the
+// operations that touch every slot, every 32nd operation and at the end, and asks the naive
+// reference's own O(N) observers for at most 8 slots. Probes draw with a splitmix64 engine.
+//
 // Built twice by tests/fuzz/CMakeLists.txt: with libFuzzer (the fuzz preset) and with a plain
-// main that replays tests/fuzz/corpus and tests/fuzz/crashes in the normal test run.
+// main that replays tests/fuzz/corpus and tests/fuzz/crashes in the normal test run;
+// tests/fuzz/README.md has the measurements and the long campaign.
 #include <per/checkpoint.hpp>
 #include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
@@ -66,6 +72,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <random>
@@ -76,7 +83,7 @@
 #include <utility>
 #include <vector>
 
-// The special members as /work/notes/special-members-spec.md (issue 14) specifies them: moves,
+// The special members as the README's "Copies and moves" specifies them: moves,
 // what moved-from objects hold, self-move-assignment, the strong guarantee of copy assignment
 // (with an item whose copy throws) and the up-front reservation of a copy. 0 skips exactly those
 // operations and checks (for a library without them); copies of intact objects and
@@ -384,42 +391,54 @@ bool same_state(const per::replay_state<A>& a, const per::replay_state<B>& b) {
     return true;
 }
 
+// A small, fast engine for probe (64 bits per call, splitmix64): probes are many, and seeding a
+// std::mt19937_64 costs more than the two batches it would draw.
+class probe_engine {
+public:
+    using result_type = std::uint64_t;
+    static constexpr result_type min() noexcept { return 0; }
+    static constexpr result_type max() noexcept { return ~result_type{0}; }
+    result_type operator()() noexcept {
+        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        return z ^ (z >> 31);
+    }
+
+private:
+    std::uint64_t m_state = 20240531;
+};
+
 // What an object draws from an engine with a fixed seed: the handles, weights and
-// probabilities of two batches (or the exception), to compare two objects' trees bit for bit.
+// probabilities of two batches of probe_batch (or the exception), to compare two objects'
+// trees bit for bit.
+constexpr std::size_t probe_batch = 5;
 struct probe_result {
     std::string outcome;
-    std::vector<replay_handle> handles;
-    std::vector<double> weights, probabilities;
+    replay_handle handles[2 * probe_batch]{};
+    double weights[2 * probe_batch]{}, probabilities[2 * probe_batch]{};
 
     bool operator==(const probe_result& other) const {
-        return outcome == other.outcome && handles == other.handles &&
-               weights.size() == other.weights.size() &&
-               (weights.empty() || std::memcmp(weights.data(), other.weights.data(),
-                                               weights.size() * sizeof(double)) == 0) &&
-               (probabilities.empty() ||
-                std::memcmp(probabilities.data(), other.probabilities.data(),
-                            probabilities.size() * sizeof(double)) == 0);
+        return outcome == other.outcome &&
+               std::equal(std::begin(handles), std::end(handles), std::begin(other.handles)) &&
+               std::memcmp(weights, other.weights, sizeof weights) == 0 &&
+               std::memcmp(probabilities, other.probabilities, sizeof probabilities) == 0;
     }
 };
 
 template <class Object>
-probe_result probe(Object& object, std::size_t batch_size = 5) {
+probe_result probe(Object& object) {
     probe_result result;
-    std::mt19937_64 engine(20240531);
-    result.handles.resize(2 * batch_size);
-    result.weights.resize(2 * batch_size);
-    result.probabilities.resize(2 * batch_size);
+    probe_engine engine;
     result.outcome = outcome([&] {
         for (std::size_t round = 0; round < 2; ++round) {
-            object.sample_into(batch_size, 0.6, engine, result.handles.data() + round * batch_size,
-                               result.weights.data() + round * batch_size,
-                               result.probabilities.data() + round * batch_size);
+            object.sample_into(probe_batch, 0.6, engine, result.handles + round * probe_batch,
+                               result.weights + round * probe_batch,
+                               result.probabilities + round * probe_batch);
         }
     });
     if (result.outcome != "ok") {
-        result.handles.clear();
-        result.weights.clear();
-        result.probabilities.clear();
+        result = probe_result{result.outcome};
     }
     return result;
 }
@@ -661,7 +680,7 @@ std::string update_with(Buffer& buffer, const std::vector<replay_handle>& handle
     return outcome([&] { applied = buffer.update_priorities(handles, priorities); });
 }
 
-// What a moved-from buffer must hold (special-members-spec.md): nothing, capacity 0, the
+// What a moved-from buffer must hold (README, "Copies and moves"): nothing, capacity 0, the
 // options, alpha and running max priority it had (and, rank-based, its fill count).
 struct kept_values {
     replay_options options;
@@ -887,7 +906,8 @@ private:
         return total;
     }
 
-    // What does not depend on a slot.
+    // What does not depend on a slot (and, proportional, the naive weights' total for
+    // check_slot).
     void check_globals() {
         tree_buffer& t = tree();
         naive_buffer& n = naive();
@@ -903,6 +923,7 @@ private:
         const double total = t.sampler().total_weight();
         PER_FUZZ_CHECK(std::isfinite(total) && total >= 0.0, "total weight " + text(total));
         if constexpr (!ranked) {
+            m_naive_weight_total = naive_total();
             PER_FUZZ_CHECK(close(total, tree_total(), tolerance),
                            "total weight " + text(total) + " vs " + text(tree_total()));
         } else {
@@ -913,8 +934,9 @@ private:
     }
 
     // Everything about one slot (below size()); `own` also asks the naive reference's own O(N)
-    // observers.
-    void check_slot(std::size_t slot, bool own) {
+    // observers. Rank-based: `rank` is the slot's rank by the naive rule (1-based), or 0 to have
+    // it computed here in O(N).
+    void check_slot(std::size_t slot, bool own, std::size_t rank = 0) {
         tree_buffer& t = tree();
         naive_buffer& n = naive();
         const auto at = [slot] { return "slot " + std::to_string(slot); };
@@ -934,15 +956,18 @@ private:
             PER_FUZZ_CHECK((q_tree > 0.0) == (m_tree_weights[slot] > 0.0) || q_expected == 0.0,
                            at() + ": sampleable differs");
             if (own) {
-                const double q_naive =
-                    m_naive_weights[slot] > 0.0 ? m_naive_weights[slot] / naive_total() : 0.0;
+                const double q_naive = m_naive_weights[slot] > 0.0
+                                           ? m_naive_weights[slot] / m_naive_weight_total
+                                           : 0.0;
                 PER_FUZZ_CHECK(n.probability(slot) == q_naive, at() + ": naive probability()");
                 if constexpr (exact) {
                     PER_FUZZ_CHECK(close(q_tree, q_naive), at() + ": P against the naive one");
                 }
             }
         } else {
-            const std::size_t rank = expected_rank(slot);
+            if (rank == 0) {
+                rank = expected_rank(slot);
+            }
             const per::rank_based_sampler& sampler = t.sampler();
             PER_FUZZ_CHECK(sampler.rank(slot) == rank, at() + " at rank " + std::to_string(rank));
             PER_FUZZ_CHECK(sampler.slot_of_rank(rank) == slot, at() + ": slot_of_rank");
@@ -968,6 +993,12 @@ private:
             rank += q > p || (q == p && pushed[other] > pushed[slot]);
         }
         return rank;
+    }
+
+    // Whether check_slot asks the naive reference's own O(N) observers for this slot: every slot
+    // of a small buffer, 8 slots spread over a larger one, so that a check stays O(N).
+    static bool ask_naive_itself(std::size_t slot, std::size_t size) {
+        return size <= 8 || slot % ((size + 7) / 8) == 0;
     }
 
     void quick_check() {
@@ -997,11 +1028,15 @@ private:
         }
     }
 
+    // Every slot: O(N log N) (the rank-based order is sorted once).
     void full_check() {
         check_globals();
         const std::size_t size = naive().size();
+        if constexpr (ranked) {
+            order_by_rank();
+        }
         for (std::size_t slot = 0; slot < size; ++slot) {
-            check_slot(slot, size <= 8 || slot % 16 == 0);
+            check_slot(slot, ask_naive_itself(slot, size), ranked ? m_rank_of[slot] + 1 : 0);
         }
     }
 
@@ -1759,6 +1794,7 @@ private:
     bool m_whole = false;               // the current operation may have changed every slot
     // Proportional: the weight of each slot by the naive rule, and as the tree rounds it.
     std::vector<double> m_naive_weights, m_tree_weights;
+    double m_naive_weight_total = 0.0; // of m_naive_weights, as of the last check_globals
     // Rank-based: r^-alpha for r = 1..capacity, their prefix sums, and sample's rank order.
     double m_rank_alpha = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> m_rank_weights, m_rank_totals{0.0};
