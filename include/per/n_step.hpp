@@ -5,6 +5,7 @@
 /// n_step_writer<Obs, Act>: n-step transitions from E parallel environments, handed to any sink.
 /// Opt-in: per.hpp does not include this header.
 
+#include "detail/env_checks.hpp"
 #include "detail/error.hpp"
 
 #include <cmath>
@@ -120,12 +121,13 @@ public:
               const NextObservations& next_observations, Sink&& sink) {
         static constexpr const char* where = "per::n_step_writer::step";
         check_sink<Sink>();
-        check_size(where, "observations.size()", std::size(observations));
-        check_size(where, "actions.size()", std::size(actions));
-        check_size(where, "rewards.size()", std::size(rewards));
-        check_size(where, "terminated.size()", std::size(terminated));
-        check_size(where, "truncated.size()", std::size(truncated));
-        check_size(where, "next_observations.size()", std::size(next_observations));
+        detail::check_env_count(where, "observations.size()", std::size(observations), num_envs());
+        detail::check_env_count(where, "actions.size()", std::size(actions), num_envs());
+        detail::check_env_count(where, "rewards.size()", std::size(rewards), num_envs());
+        detail::check_env_count(where, "terminated.size()", std::size(terminated), num_envs());
+        detail::check_env_count(where, "truncated.size()", std::size(truncated), num_envs());
+        detail::check_env_count(where, "next_observations.size()", std::size(next_observations),
+                                num_envs());
         for (size_type env = 0; env < num_envs(); ++env) {
             const double reward = static_cast<double>(rewards[env]);
             if (!std::isfinite(reward)) {
@@ -155,7 +157,7 @@ public:
               bool terminated, bool truncated, const Obs& next_observation, Sink&& sink) {
         static constexpr const char* where = "per::n_step_writer::step";
         check_sink<Sink>();
-        check_env(where, env);
+        detail::check_env(where, env, num_envs());
         if (!std::isfinite(reward)) {
             detail::throw_invalid_argument(where, "reward", reward,
                                            "must be finite (env " + std::to_string(env) + ")");
@@ -174,7 +176,7 @@ public:
     template <class Sink>
     void flush(size_type env, Sink&& sink) {
         check_sink<Sink>();
-        check_env("per::n_step_writer::flush", env);
+        detail::check_env("per::n_step_writer::flush", env, num_envs());
         emit_ready(env, env + 1, sink, [](size_type) { return outcome(false, true); });
     }
 
@@ -189,7 +191,7 @@ public:
     /// abandoned episode (the env reset by hand, bad data); flush keeps them as truncated.
     /// Throws std::out_of_range if env >= num_envs().
     void reset(size_type env) {
-        check_env("per::n_step_writer::reset", env);
+        detail::check_env("per::n_step_writer::reset", env, num_envs());
         m_windows[env].count = 0;
     }
 
@@ -203,7 +205,7 @@ public:
     /// O(1). The number of env's steps whose transitions are not emitted yet, in [0, n - 1]
     /// between calls. Throws std::out_of_range if env >= num_envs().
     size_type pending(size_type env) const {
-        check_env("per::n_step_writer::pending", env);
+        detail::check_env("per::n_step_writer::pending", env, num_envs());
         return m_windows[env].count;
     }
 
@@ -263,20 +265,6 @@ private:
         static_assert(std::is_invocable_v<Sink&, const transition_type&>,
                       "per::n_step_writer: the sink must be callable as "
                       "sink(const per::n_step_transition<Obs, Act>&)");
-    }
-
-    void check_size(const char* where, const char* argument, size_type size) const {
-        if (size != num_envs()) {
-            detail::throw_invalid_argument(where, argument, size,
-                                           "must equal num_envs() = " + std::to_string(num_envs()));
-        }
-    }
-
-    void check_env(const char* where, size_type env) const {
-        if (env >= num_envs()) {
-            detail::throw_out_of_range(where, "env", env,
-                                       "must be < num_envs() = " + std::to_string(num_envs()));
-        }
     }
 
     /// The k-th entry of env's window (k = count: the free slot after it).

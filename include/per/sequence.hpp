@@ -7,6 +7,7 @@
 /// burn-in prefix; sequence_priority mixes a sequence's TD errors into its priority.
 /// Opt-in: per.hpp does not include this header.
 
+#include "detail/env_checks.hpp"
 #include "detail/error.hpp"
 
 #include <cmath>
@@ -93,9 +94,10 @@ public:
     using sequence_type = sequence<Step>;
     /// Env indices, counts and step numbers.
     using size_type = std::size_t;
-    /// The longest sequence and burn-in accepted (R2D2: 80 and 40). Beyond them a sequence is an
-    /// episode in all but name, and the O(burn_in + length) copies per emission only cost.
+    /// The longest sequence accepted (R2D2: 80). Beyond it a sequence is an episode in all but
+    /// name, and the O(burn_in + length) copies per emission only cost.
     static constexpr size_type max_length = 65536;
+    /// The longest burn-in accepted (R2D2: 40), for the same reason.
     static constexpr size_type max_burn_in = 65536;
 
     /// O(num_envs * (burn_in + length)). A writer for `num_envs` environments cutting sequences
@@ -123,7 +125,7 @@ public:
     template <class Sink>
     void add(size_type env, const Step& step, Sink&& sink) {
         check_sink<Sink>();
-        check_env("per::sequence_writer::add", env);
+        detail::check_env("per::sequence_writer::add", env, num_envs());
         record(env, step);
         ++m_episodes[env].steps;
         emit_full(env, sink);
@@ -140,8 +142,8 @@ public:
     void add_all(const Steps& steps, const EpisodeEnds& episode_ends, Sink&& sink) {
         static constexpr const char* where = "per::sequence_writer::add_all";
         check_sink<Sink>();
-        check_size(where, "steps.size()", std::size(steps));
-        check_size(where, "episode_ends.size()", std::size(episode_ends));
+        detail::check_env_count(where, "steps.size()", std::size(steps), num_envs());
+        detail::check_env_count(where, "episode_ends.size()", std::size(episode_ends), num_envs());
         for (size_type env = 0; env < num_envs(); ++env) {
             record(env, steps[env]);
         }
@@ -177,7 +179,7 @@ public:
     template <class Sink>
     void end_episode(size_type env, Sink&& sink) {
         check_sink<Sink>();
-        check_env("per::sequence_writer::end_episode", env);
+        detail::check_env("per::sequence_writer::end_episode", env, num_envs());
         finish(env, true, sink);
     }
 
@@ -187,7 +189,7 @@ public:
     template <class Sink>
     void flush(size_type env, Sink&& sink) {
         check_sink<Sink>();
-        check_env("per::sequence_writer::flush", env);
+        detail::check_env("per::sequence_writer::flush", env, num_envs());
         finish(env, false, sink);
     }
 
@@ -212,7 +214,7 @@ public:
     /// O(1). Drops env's current episode unemitted (the full sequence held back included); its
     /// next step begins a new episode. Throws std::out_of_range if env >= num_envs().
     void reset(size_type env) {
-        check_env("per::sequence_writer::reset", env);
+        detail::check_env("per::sequence_writer::reset", env, num_envs());
         m_episodes[env] = episode{};
     }
 
@@ -226,14 +228,14 @@ public:
     /// O(1). The number of steps of env's current episode added so far (the episode-relative
     /// index of its next step). Throws std::out_of_range if env >= num_envs().
     size_type episode_steps(size_type env) const {
-        check_env("per::sequence_writer::episode_steps", env);
+        detail::check_env("per::sequence_writer::episode_steps", env, num_envs());
         return m_episodes[env].steps;
     }
     /// O(1). The start of env's next sequence (a multiple of stride()); the steps from it on
     /// are not emitted yet, at most length() of them between calls. Throws std::out_of_range if
     /// env >= num_envs().
     size_type next_start(size_type env) const {
-        check_env("per::sequence_writer::next_start", env);
+        detail::check_env("per::sequence_writer::next_start", env, num_envs());
         return m_episodes[env].start;
     }
 
@@ -293,20 +295,6 @@ private:
         static_assert(std::is_invocable_v<Sink&, const sequence_type&>,
                       "per::sequence_writer: the sink must be callable as "
                       "sink(const per::sequence<Step>&)");
-    }
-
-    void check_size(const char* where, const char* argument, size_type size) const {
-        if (size != num_envs()) {
-            detail::throw_invalid_argument(where, argument, size,
-                                           "must equal num_envs() = " + std::to_string(num_envs()));
-        }
-    }
-
-    void check_env(const char* where, size_type env) const {
-        if (env >= num_envs()) {
-            detail::throw_out_of_range(where, "env", env,
-                                       "must be < num_envs() = " + std::to_string(num_envs()));
-        }
     }
 
     Step& at(size_type env, size_type index) noexcept {
