@@ -4,6 +4,7 @@
 #include <per/n_step.hpp>
 #include <per/prioritized_replay.hpp>
 
+#include "bad_call.hpp"
 #include "fragile_item.hpp"
 #include "per_catch.hpp"
 
@@ -487,11 +488,7 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
     const std::vector<double> rewards2{0.5, 0.5};
     const std::vector<bool> flags0{};
 
-    struct bad_call {
-        std::function<void()> call;
-        bool out_of_range;
-        std::string message;
-    };
+    using per_test::bad_call;
     const std::string step = "per::n_step_writer::step: ";
     const std::vector<bad_call> calls = {
         {[&] { w.step(obs2, actions, rewards, flags, flags, next, sink); }, false,
@@ -528,17 +525,10 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
         {[&] { (void)w.pending(3); }, true,
          "per::n_step_writer::pending: env = 3 must be < num_envs() = 3"},
     };
-    for (const bad_call& bad : calls) {
-        CAPTURE(bad.message);
-        if (bad.out_of_range) {
-            REQUIRE_THROWS_AS(bad.call(), std::out_of_range);
-        } else {
-            REQUIRE_THROWS_AS(bad.call(), std::invalid_argument);
-        }
-        REQUIRE_THROWS_WITH(bad.call(), PER_CONTAINS(bad.message));
+    per_test::require_bad_calls(calls, [&] {
         REQUIRE(got.empty());
         require_same_state(w, before);
-    }
+    });
 }
 
 TEST_CASE("a throwing sink leaves the writer as after a successful call", "[n_step]") {

@@ -5,6 +5,7 @@
 #include <per/prioritized_replay.hpp>
 #include <per/sequence.hpp>
 
+#include "bad_call.hpp"
 #include "fragile_item.hpp"
 #include "per_catch.hpp"
 
@@ -554,11 +555,7 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
     const std::vector<long> steps = {1, 2, 3}, steps2 = {1, 2};
     const std::vector<bool> ends = {false, true, false}, ends4 = {false, false, false, true};
 
-    struct bad_call {
-        std::function<void()> call;
-        bool out_of_range;
-        std::string message;
-    };
+    using per_test::bad_call;
     const std::string name = "per::sequence_writer::";
     const std::vector<bad_call> calls = {
         {[&] { w.add(3, 7L, sink); }, true, name + "add: env = 3 must be < num_envs() = 3"},
@@ -575,17 +572,10 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
         {[&] { w.add_all(steps, ends4, sink); }, false,
          name + "add_all: episode_ends.size() = 4 must equal num_envs() = 3"},
     };
-    for (const bad_call& bad : calls) {
-        CAPTURE(bad.message);
-        if (bad.out_of_range) {
-            REQUIRE_THROWS_AS(bad.call(), std::out_of_range);
-        } else {
-            REQUIRE_THROWS_AS(bad.call(), std::invalid_argument);
-        }
-        REQUIRE_THROWS_WITH(bad.call(), PER_CONTAINS(bad.message));
+    per_test::require_bad_calls(calls, [&] {
         REQUIRE(got.empty());
         require_same_state(w, before);
-    }
+    });
 }
 
 TEST_CASE("a throwing sink leaves the writer as after a successful call", "[sequence]") {
