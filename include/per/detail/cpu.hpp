@@ -31,6 +31,17 @@
 
 namespace per::detail {
 
+/// A spin-wait hint (x86 `pause`, AArch64 `yield`): tells the core that the loop around it waits
+/// for another thread, which saves power and frees the pipeline for a sibling hyper-thread.
+/// Does nothing on other targets.
+inline void cpu_relax() noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// True if this CPU runs AVX2 code (the CPU has it and the OS saves its registers). Asked once
 /// per process, then a load of a static flag. False where no AVX2 kernels are compiled.
 inline bool cpu_has_avx2() noexcept {
