@@ -20,6 +20,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,13 @@ bool run_plan::selects(const std::string& name) const {
     }
 }
 
+// bench_concurrent.cpp. Declared here rather than in workload.hpp because only main uses
+// them: the concurrent rows run threads for a fixed wall time, so they are handed to Google
+// Benchmark with one iteration in real time, and the progress line knows their length.
+void register_concurrent_benchmarks(double seconds);
+// The wall time of one run of the row `name` if it is a concurrent row, else 0.
+double concurrent_row_seconds(const std::string& name);
+
 } // namespace per_bench
 
 namespace {
@@ -55,11 +63,13 @@ constexpr const char* huge_flag = "--per_huge";
 constexpr const char* rows_flag = "--per_rows";
 
 // What the progress line knows of a row before it runs: its family (operation, structure and
-// batch: the rows one estimate carries over from N to N), N and its runs.
+// batch: the rows one estimate carries over from N to N), N, its runs, and the wall time of a
+// run for the rows that run for a fixed time (the concurrent rows; 0 for the others).
 struct progress_row {
     std::string family;
     std::size_t n;
     std::size_t runs;
+    double fixed_seconds;
 };
 
 // The console of a run: one progress line (runs done of the total, elapsed, estimated time
@@ -148,7 +158,9 @@ private:
     // growth the family showed between its last two sizes (at most 4 times, and for one step of
     // 4 in N only: a row that happened to run during a burst of load must not be extrapolated
     // to every larger N); a row of a family not seen yet takes the mean time per run of the
-    // rows done, scaled by size_model.
+    // rows done, scaled by size_model. A row of fixed wall time takes that time per run plus
+    // the mean overhead (building its buffer, starting its threads) of the fixed-time rows done,
+    // and stays out of the other rows' estimates.
     double seconds_left(clock::time_point now) const {
         struct family_times {
             std::size_t n = 0;
@@ -158,6 +170,8 @@ private:
         std::map<std::string, family_times> families;
         double model_seconds = 0.0;
         std::size_t rows_done = 0;
+        double fixed_overhead = 0.0;
+        std::size_t fixed_runs_done = 0;
         for (std::size_t row = 0; row < m_rows.size(); ++row) {
             if (m_seconds[row] < 0.0) {
                 continue;
@@ -165,6 +179,12 @@ private:
             const progress_row& done = m_rows[row];
             const double per_run =
                 m_seconds[row] / static_cast<double>(std::max<std::size_t>(1, done.runs));
+            if (done.fixed_seconds > 0.0) {
+                fixed_overhead +=
+                    m_seconds[row] - done.fixed_seconds * static_cast<double>(done.runs);
+                fixed_runs_done += done.runs;
+                continue;
+            }
             family_times& family = families[done.family];
             if (family.n != 0 && done.n > family.n && family.per_run > 0.0) {
                 family.growth = std::min(4.0, std::max(1.0, per_run / family.per_run));
@@ -176,16 +196,26 @@ private:
             model_seconds += per_run / size_model(done.n);
             ++rows_done;
         }
-        if (rows_done == 0) {
+        if (rows_done + fixed_runs_done == 0) {
             return 0.0;
         }
-        const double mean_model_seconds = model_seconds / static_cast<double>(rows_done);
+        const double mean_model_seconds =
+            rows_done > 0 ? model_seconds / static_cast<double>(rows_done) : 0.0;
+        const double fixed_overhead_per_run =
+            fixed_runs_done > 0
+                ? std::max(0.0, fixed_overhead) / static_cast<double>(fixed_runs_done)
+                : 0.0;
         double left = 0.0;
         for (std::size_t row = 0; row < m_rows.size(); ++row) {
             if (m_seconds[row] >= 0.0) {
                 continue;
             }
             const progress_row& todo = m_rows[row];
+            if (todo.fixed_seconds > 0.0) {
+                left +=
+                    (todo.fixed_seconds + fixed_overhead_per_run) * static_cast<double>(todo.runs);
+                continue;
+            }
             const auto found = families.find(todo.family);
             double per_run = mean_model_seconds * size_model(todo.n);
             if (found != families.end()) {
@@ -244,12 +274,22 @@ std::vector<progress_row> register_planned_rows() {
     for (const per_bench::planned_row& row : rows) {
         benchmark::internal::Benchmark* registered =
             benchmark::RegisterBenchmark(row.name.c_str(), row.run);
+        // The name Google Benchmark matches: the row's, then /iterations:1, /repeats:<n> and
+        // /real_time where set.
         std::string matched = row.name;
+        const double fixed_seconds = per_bench::concurrent_row_seconds(row.name);
+        if (fixed_seconds > 0.0) {
+            registered->Iterations(1)->UseRealTime();
+            matched += "/iterations:1";
+        }
         int runs = per_bench::plan().repetitions;
         if (row.repetitions > 0) {
             registered->Repetitions(row.repetitions);
             matched += "/repeats:" + std::to_string(row.repetitions);
             runs = row.repetitions;
+        }
+        if (fixed_seconds > 0.0) {
+            matched += "/real_time";
         }
         if (per_bench::plan().selects(matched)) {
             // The family: the name without its N.
@@ -260,8 +300,8 @@ std::vector<progress_row> register_planned_rows() {
             if (third != std::string::npos) {
                 family = row.name.substr(0, second) + row.name.substr(third);
             }
-            selected.push_back(
-                progress_row{family, row.n, static_cast<std::size_t>(runs > 0 ? runs : 1)});
+            selected.push_back(progress_row{
+                family, row.n, static_cast<std::size_t>(runs > 0 ? runs : 1), fixed_seconds});
         }
     }
     return selected;
@@ -287,7 +327,9 @@ void print_help() {
                 "          [%s]  print Google Benchmark's table of raw rows instead of the\n"
                 "                     progress line\n"
                 "Rows are named <operation>/<structure>/<N>/<batch>[/repeats:2], e.g.\n"
-                "  --benchmark_filter='^sample/.*/1048576/256'\n",
+                "  --benchmark_filter='^sample/.*/1048576/256'\n"
+                "The concurrent rows, concurrent/<design>/<N>/<actors>/iterations:1/real_time,\n"
+                "run for 10 x --benchmark_min_time of wall time each (0.5 s without it).\n",
                 huge_flag, rows_flag);
 }
 
@@ -345,6 +387,15 @@ int main(int argc, char** argv) {
     const std::string repetitions = flag_value(argc, argv, "benchmark_repetitions");
     per_bench::plan().repetitions = repetitions.empty() ? 1 : std::atoi(repetitions.c_str());
     const std::string interleaved = flag_value(argc, argv, "benchmark_enable_random_interleaving");
+    // The concurrent rows' wall time per run: 10 x the minimum time of the other rows (0.5 s in
+    // the bench preset, 0.01 s in bench-smoke), 0.5 s without the flag or with an iteration
+    // count ("100x") for it.
+    const std::string min_time = flag_value(argc, argv, "benchmark_min_time");
+    double concurrent_seconds = 0.5;
+    if (!min_time.empty() && min_time.back() != 'x') {
+        const double seconds = std::strtod(min_time.c_str(), nullptr);
+        concurrent_seconds = seconds > 0.0 ? 10.0 * seconds : concurrent_seconds;
+    }
     benchmark::Initialize(&argc, argv, print_help);
     const bool huge = take_flag(argc, argv, huge_flag);
     const bool raw_rows = take_flag(argc, argv, rows_flag);
@@ -371,10 +422,14 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("per_interleaved", interleaved == "true" ? "true" : "false");
     benchmark::AddCustomContext("per_slow_rows", std::to_string(per_bench::slow_row_repetitions));
     benchmark::AddCustomContext("per_largest_n", std::to_string(largest));
+    benchmark::AddCustomContext("per_concurrent_seconds", std::to_string(concurrent_seconds));
+    benchmark::AddCustomContext("per_hardware_threads",
+                                std::to_string(std::thread::hardware_concurrency()));
 
     per_bench::register_sampling_benchmarks(sizes);
     per_bench::register_update_benchmarks(sizes);
     per_bench::register_rank_based_benchmarks(sizes);
+    per_bench::register_concurrent_benchmarks(concurrent_seconds);
     std::vector<progress_row> rows = register_planned_rows();
     if (raw_rows) {
         benchmark::RunSpecifiedBenchmarks();

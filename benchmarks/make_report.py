@@ -104,6 +104,53 @@ OPERATION_TITLES = {
 HEADLINE_N = 1 << 20
 HEADLINE_BATCH = 256
 
+# The concurrent rows (bench_concurrent.cpp): concurrent/<design>/<N>/<actors>, one learner
+# thread and that many actor threads for a fixed wall time, beside the two loops alone.
+CONCURRENT = "concurrent"
+CONCURRENT_DESIGNS = ["mutex", "shards_1", "shards_2", "shards_4", "shards_2_ratio", "mutex_paced",
+                      "shards_1_paced", "shards_2_paced", "shards_4_paced"]
+SOLO_LEARNER = "solo_learner"
+SOLO_ACTOR = "solo_actor"
+CONCURRENT_BASELINE = "mutex"
+# <design>_paced: the same design with its one actor held to TARGET_ACTOR_RATE items/s.
+PACED = "_paced"
+# <design>_ratio: the same design with a samples-per-insert rate limit (no target of its own).
+RATIO = "_ratio"
+PACED_TOLERANCE = 0.98
+# The issue's targets, with 1 actor and 1 learner: the learner keeps this share of its solo
+# rate while the actor pushes at least this many items per second, and the combined throughput
+# is at least this multiple of the mutex row's.
+TARGET_ACTORS = 1
+TARGET_LEARNER_SHARE = 0.8
+TARGET_ACTOR_RATE = 1e6
+TARGET_VS_MUTEX = 1.5
+# A run during which the machine's other processes used this many cores' worth of CPU or more
+# is marked: its threads did not have the whole machine. Runs shorter than SHORT_RUN seconds
+# (bench-smoke's) get no such mark: /proc/stat counts in 10 ms ticks.
+DISTURBED_CPU = 0.25
+SHORT_RUN = 0.1
+CONCURRENT_DESCRIPTIONS = {
+    "mutex": "one `std::mutex` around a `per::prioritized_replay<transition>`: the learner "
+    "locks, samples 256 into a reused `replay_batch`, copies the 256 items into its own vector "
+    "(as `concurrent_batch` owns its items) and unlocks, then locks again for "
+    "`update_priorities`; an actor locks for each `push_batch` of 32",
+    "shards_1": "`per::concurrent_replay<transition>` with one shard: one mutex around one "
+    "`replay_buffer`, `sample` into a reused `concurrent_batch` (items copied under the lock)",
+    "shards_2": "`per::concurrent_replay<transition>` with 2 shards, each with its own mutex: "
+    "a push goes to the least filled free shard, a sample reads every shard's total and draws "
+    "each shard's share under its lock",
+    "shards_4": "the same with 4 shards",
+    "shards_2_ratio": "`shards_2` with a rate limit of one sample per insert "
+    "(`rate_limit::sample_to_insert_ratio(1, 2^20, 65536)`, counted from the full buffer): "
+    "actors that get 65,536 items ahead of the learner wait, asleep, instead of taking the "
+    "cores from it; steps and pushes are the limiter's completed counts",
+    "mutex_paced": "`mutex` with its one actor held to 1M items/s (it sleeps while ahead of "
+    "that schedule), as an actor bound by its environment would be",
+    "shards_1_paced": "`shards_1`, the actor held to 1M items/s",
+    "shards_2_paced": "`shards_2`, the actor held to 1M items/s",
+    "shards_4_paced": "`shards_4`, the actor held to 1M items/s",
+}
+
 
 # --- Reading the results ----------------------------------------------------------------------
 
@@ -119,6 +166,8 @@ class Results:
         self.ns_per_item = {}
         self.index_bytes = {}
         self.skipped = []
+        # Concurrent rows: (design, N, actors) -> the counters of each run.
+        self.concurrent = {}
         samples = {}
         medians = {}
         for row in data.get("benchmarks", []):
@@ -131,6 +180,10 @@ class Results:
             key = (parts[0], parts[1], int(parts[2]), int(parts[3]))
             if row.get("error_occurred"):
                 self.skipped.append("%s: %s" % (name, row.get("error_message", "error")))
+                continue
+            if parts[0] == CONCURRENT:
+                if row.get("run_type") != "aggregate" and "learner_steps_per_second" in row:
+                    self.concurrent.setdefault(key[1:], []).append(row)
                 continue
             rate = row.get("items_per_second")
             if not rate:
@@ -362,6 +415,213 @@ def headline(results):
     return n, lines
 
 
+# --- Concurrent rows ------------------------------------------------------------------------
+
+
+def concurrent_rates(results, n):
+    """The concurrent rows at N: the solo rates and, per (design, actors), the chosen run.
+
+    The solo rows keep their fastest run. A concurrent row keeps its run with the highest
+    combined throughput (learner rate / solo learner rate + actor rate / solo actor rate, in
+    cores' worth of work): as with the other rows, interference only ever takes work away.
+    Returns (solo learner steps/s, solo actor items/s, {(design, actors): run}, spreads), with
+    spreads the relative gaps between the best and worst combined throughput of each row.
+    """
+    runs = results.concurrent
+    solo_learner = max((r["learner_steps_per_second"]
+                        for r in runs.get((SOLO_LEARNER, n, 0), [])), default=None)
+    solo_actor = max((r["actor_items_per_second"]
+                      for r in runs.get((SOLO_ACTOR, n, 1), [])), default=None)
+    chosen = {}
+    spreads = []
+    if not solo_learner or not solo_actor:
+        return solo_learner, solo_actor, chosen, spreads
+
+    def combined(run):
+        return (run["learner_steps_per_second"] / solo_learner +
+                run["actor_items_per_second"] / solo_actor)
+
+    for (design, size, actors), design_runs in runs.items():
+        if size != n or design in (SOLO_LEARNER, SOLO_ACTOR):
+            continue
+        values = [combined(run) for run in design_runs]
+        best = max(range(len(values)), key=lambda i: values[i])
+        chosen[(design, actors)] = dict(design_runs[best], combined=values[best])
+        if len(values) > 1 and min(values) > 0:
+            spreads.append(max(values) / min(values) - 1.0)
+    return solo_learner, solo_actor, chosen, spreads
+
+
+def format_rate(value):
+    if value is None:
+        return "—"
+    if value >= 1e6:
+        return "{:.2f}M".format(value / 1e6)
+    if value >= 1e4:
+        return "{:,.0f}".format(value)
+    return "{:,.1f}".format(value) if value < 100 else "{:,.0f}".format(value)
+
+
+def concurrent_designs(chosen):
+    present = {design for design, _ in chosen}
+    return ([d for d in CONCURRENT_DESIGNS if d in present] +
+            sorted(present - set(CONCURRENT_DESIGNS)))
+
+
+def concurrent_short_runs(results):
+    seconds = results.context.get("per_concurrent_seconds")
+    return seconds is not None and float(seconds) < SHORT_RUN
+
+
+def concurrent_table(results, n):
+    solo_learner, solo_actor, chosen, _ = concurrent_rates(results, n)
+    if not chosen:
+        return ""
+    short = concurrent_short_runs(results)
+    header = ["design", "actors", "learner steps/s", "learner ÷ solo", "actor items/s",
+              "combined (cores)", "vs `%s`" % CONCURRENT_BASELINE, "learner CPU",
+              "actors' CPU", "others' CPU"]
+
+    def cpu(run, counter):
+        if not run or counter not in run or (short and counter == "others_cpu_share"):
+            return "—"
+        disturbed = counter == "others_cpu_share" and run[counter] >= DISTURBED_CPU
+        return "{:.2f}{}".format(run[counter], " (!)" if disturbed else "")
+
+    runs = results.concurrent
+    best_learner = max(runs.get((SOLO_LEARNER, n, 0), []),
+                       key=lambda r: r["learner_steps_per_second"], default=None)
+    best_actor = max(runs.get((SOLO_ACTOR, n, 1), []),
+                     key=lambda r: r["actor_items_per_second"], default=None)
+    rows = [["solo learner (no lock)", "0", format_rate(solo_learner), "100%", "—", "1.00",
+             "—", cpu(best_learner, "learner_cpu_share"), "—",
+             cpu(best_learner, "others_cpu_share")],
+            ["solo actor (no lock)", "1", "—", "—", format_rate(solo_actor), "1.00", "—", "—",
+             cpu(best_actor, "actor_cpu_share"), cpu(best_actor, "others_cpu_share")]]
+    for design in concurrent_designs(chosen):
+        for actors in sorted(a for d, a in chosen if d == design):
+            run = chosen[(design, actors)]
+            baseline = chosen.get((CONCURRENT_BASELINE, actors))
+            rows.append([
+                "`%s`" % design, str(actors), format_rate(run["learner_steps_per_second"]),
+                "{:.0f}%".format(100 * run["learner_steps_per_second"] / solo_learner),
+                format_rate(run["actor_items_per_second"]), "{:.2f}".format(run["combined"]),
+                format_ratio(ratio(run["combined"], baseline["combined"] if baseline else None)),
+                cpu(run, "learner_cpu_share"), cpu(run, "actor_cpu_share"),
+                cpu(run, "others_cpu_share")])
+    return markdown_table(header, rows, left_columns=(0,))
+
+
+def concurrent_targets(results, n):
+    """One PASS/FAIL line per concurrent_replay design, for the issue's three targets.
+
+    The learner's share is read from the design's paced row (its one actor held to
+    TARGET_ACTOR_RATE items per second: "while the actor pushes at least 1 million items per
+    second") when there is one, else from the unpaced row; the combined throughput against the
+    mutex from the unpaced rows (both loops as fast as they go).
+    """
+    solo_learner, _, chosen, _ = concurrent_rates(results, n)
+    baseline = chosen.get((CONCURRENT_BASELINE, TARGET_ACTORS))
+    lines = []
+    for design in concurrent_designs(chosen):
+        run = chosen.get((design, TARGET_ACTORS))
+        if (design == CONCURRENT_BASELINE or design.endswith(PACED) or design.endswith(RATIO)
+                or run is None):
+            continue
+        paced = chosen.get((design + PACED, TARGET_ACTORS))
+        share_run = paced or run
+        share = share_run["learner_steps_per_second"] / solo_learner
+        actor = share_run["actor_items_per_second"]
+        versus = ratio(run["combined"], baseline["combined"] if baseline else None)
+        # A paced actor may fall a little short of its rate when its last batch ends the window.
+        checks = [share >= TARGET_LEARNER_SHARE, actor >= TARGET_ACTOR_RATE * PACED_TOLERANCE,
+                  versus is not None and versus >= TARGET_VS_MUTEX]
+        verdict = lambda ok: "PASS" if ok else "FAIL"
+        lines.append(
+            "- `%s`, %d actor + 1 learner: **%s**. Learner at %.0f%% of its solo rate while the "
+            "actor pushes %s items/s (`%s` row; %s, target >= %.0f%% at >= %s items/s: %s); "
+            "both as fast as they go, combined %.2f cores, %s the `%s` row's %s (%s, "
+            "target >= %s)." % (
+                design, TARGET_ACTORS, "PASS" if all(checks) else
+                "FAIL (%d of 3 targets met)" % sum(checks),
+                100 * share, format_rate(actor), design + PACED if paced else design,
+                verdict(checks[0]), 100 * TARGET_LEARNER_SHARE, format_rate(TARGET_ACTOR_RATE),
+                verdict(checks[1]), run["combined"], format_ratio(versus), CONCURRENT_BASELINE,
+                "{:.2f}".format(baseline["combined"]) if baseline else "—", verdict(checks[2]),
+                format_ratio(TARGET_VS_MUTEX)))
+    return lines
+
+
+def concurrent_sizes(results):
+    return sorted({n for (_, n, _) in results.concurrent})
+
+
+def concurrent_section(results):
+    sections = []
+    context = results.context
+    cores = context.get("num_cpus") or context.get("per_hardware_threads") or "?"
+    seconds = context.get("per_concurrent_seconds")
+    for n in concurrent_sizes(results):
+        table = concurrent_table(results, n)
+        if not table:
+            continue
+        _, _, chosen, spreads = concurrent_rates(results, n)
+        sections += ["## Concurrent replay: one learner thread, A actor threads (`concurrent`), "
+                     "N = %s" % power_label(n), ""]
+        sections.append(
+            "The learner loops over training steps (a sample of 256 with IS weights, the 256 "
+            "items copied out, `update_priorities` of 256 at the sampled handles); each actor "
+            "loops over `push_batch` of 32 items with priorities, as fast as it can. Each run "
+            "lasts %s s of wall time; rates are per second of that time. \"learner ÷ solo\" "
+            "divides the learner's rate by the learner loop's alone (no lock, same work); "
+            "\"combined\" is learner rate / solo learner rate + actor rate / solo actor rate: "
+            "the cores' worth of work done, 1.00 for either loop alone; \"vs `%s`\" divides "
+            "it by the `%s` row's with as many actors. The CPU columns are the cores' worth of "
+            "CPU time the learner and the actors used (below the thread count: they waited, "
+            "mostly for a lock); \"others' CPU\" is what the other processes on the machine "
+            "used meanwhile (from /proc/stat: near 1 on 2 CPUs, the row's threads had about one "
+            "core)." % (
+                "{:g}".format(float(seconds)) if seconds else "a fixed", CONCURRENT_BASELINE,
+                CONCURRENT_BASELINE))
+        sections.append("")
+        sections.append(
+            "**Threads and cores: this machine has %s CPUs.** A row runs 1 + A threads (the "
+            "main thread sleeps meanwhile): the combined throughput can reach at most "
+            "min(%s, 1 + A) cores' worth, and with A >= %s the threads share the cores, so a "
+            "thread holding a lock can be preempted while the others wait for it." % (
+                cores, cores, cores))
+        sections.append("")
+        sections += [table, ""]
+        how = ("Each row shows its run with the highest combined throughput, the solo rows "
+               "their fastest; (!) marks a run during which other processes used %.2f cores' "
+               "worth of CPU or more, so that the row's threads did not have the whole machine "
+               "(its rates are then lower than this code's, and its combined throughput can be "
+               "too)" % DISTURBED_CPU)
+        if spreads:
+            how += ("; a row's worst run reached a median of %.0f%% less combined throughput "
+                    "than its best (up to %.0f%%)" % (
+                        100 * statistics.median([1 - 1 / (1 + x) for x in spreads]),
+                        100 * max(1 - 1 / (1 + x) for x in spreads)))
+        if concurrent_short_runs(results):
+            how = ("These runs are too short for their rates to mean much (a smoke run), and "
+                   "for /proc/stat's 10 ms ticks: no \"others' CPU\"")
+        sections += [how + ".", ""]
+        targets = concurrent_targets(results, n)
+        if targets:
+            sections += ["Targets (stated by the issue, measured here), with %d actor and 1 "
+                         "learner: the learner at >= %.0f%% of its solo rate while the actor "
+                         "pushes >= %s items/s, and a combined throughput >= %s the `%s` "
+                         "row's:" % (TARGET_ACTORS, 100 * TARGET_LEARNER_SHARE,
+                                     format_rate(TARGET_ACTOR_RATE),
+                                     format_ratio(TARGET_VS_MUTEX), CONCURRENT_BASELINE), ""]
+            sections += targets + [""]
+        sections += ["- `%s`: %s." % (design, CONCURRENT_DESCRIPTIONS[design])
+                     for design in concurrent_designs(chosen)
+                     if design in CONCURRENT_DESCRIPTIONS]
+        sections.append("")
+    return sections
+
+
 # --- The Markdown report --------------------------------------------------------------------
 
 
@@ -474,6 +734,7 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
                 title = OPERATION_TITLES[operation]
             sections += ["## %s (`%s`): ns per %s" % (title, operation, unit), ""]
             sections += [time_table(results, operation, batch), ""]
+    sections += concurrent_section(results)
 
     if any(results.structures(op, b, "rank") for op in ["sample_full", "update"]
            for b in results.batches(op)):
@@ -487,8 +748,9 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
                 if table:
                     sections += ["### `%s`, batch %d" % (operation, batch), "", table, ""]
 
-    sections += ["## Index memory: bytes per slot besides the items", "",
-                 memory_table(results), ""]
+    if results.index_bytes:
+        sections += ["## Index memory: bytes per slot besides the items", "",
+                     memory_table(results), ""]
 
     sections += ["## What the rows measure", ""]
     sections.append(
@@ -502,7 +764,8 @@ def build_markdown(results, command, plot_name, json_name, plot_declined=False):
         "handles (`update_priorities`; `binary_reference` updates one slot at a time), per "
         "sampled item; rank-based rows use alpha 0.7 and beta 0.5. `push_batch` rows: B "
         "items with B priorities from the pool (`push_batch`; `binary_reference` pushes and "
-        "then updates each).")
+        "then updates each). `concurrent` rows (`concurrent/<design>/<N>/<actors>`) run "
+        "threads for a fixed wall time and report rates instead (see their section).")
     sections.append("")
     for structure in STRUCTURES + RANK_STRUCTURES + [FLOOR]:
         sections.append("- `%s`: %s." % (structure, DESCRIPTIONS[structure]))
@@ -693,7 +956,7 @@ def main(argv):
     options = parser.parse_args(argv)
 
     results = Results(options.results)
-    if not results.ns_per_item:
+    if not results.ns_per_item and not results.concurrent:
         sys.stderr.write("%s: no benchmark rows named <operation>/<structure>/<N>/<batch> with "
                          "items_per_second\n" % options.results)
         return 1
@@ -722,6 +985,14 @@ def main(argv):
         if HEADLINE_BATCH in results.batches(operation):
             print("%s, batch %d, ns per sampled item:" % (operation, HEADLINE_BATCH))
             print(time_table(results, operation, HEADLINE_BATCH))
+            print()
+    for size in concurrent_sizes(results):
+        table = concurrent_table(results, size)
+        if table:
+            print("concurrent, N = %s (one learner, A actors; %s CPUs):" % (
+                power_label(size), results.context.get("num_cpus", "?")))
+            print(table)
+            print("\n".join(concurrent_targets(results, size)))
             print()
     written = [markdown_path]
     if backend:
