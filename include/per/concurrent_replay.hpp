@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <istream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <ostream>
@@ -179,7 +180,10 @@ struct is_proportional_sampler<basic_sampler<proportional_index<SumTree>>> : std
 /// priority applied exactly once or, if its handle is stale, not at all.
 ///
 /// **Rate limits** (rate_limit.hpp): push, push_batch and sample wait as the limit says, up to
-/// their timeout (default wait_forever), and return replay_status::ok, timed_out or closed;
+/// their timeout (default wait_forever), and return replay_status::ok, timed_out or closed.
+/// Waiting calls are not served in order: when room frees up, whichever waiter gets there
+/// first is admitted, so a faster actor gets more of its pushes in (examples/apex_cartpole.cpp
+/// measured one actor of 3 making 46% of the inserts);
 /// update_priorities and the observers never wait. close() wakes every waiter with `closed`;
 /// later pushes and samples return `closed` at once, while updates, observers, save and load
 /// keep working (a learner can write its last priorities and save a checkpoint).

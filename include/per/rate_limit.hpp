@@ -137,7 +137,7 @@ private:
     bool m_limited = false;
 };
 
-/// A consistent snapshot of a rate limiter's counters (concurrent_replay::rate_counters()).
+/// A consistent snapshot of a rate limiter's counters (concurrent_replay::rate_counts()).
 /// Inserts and samples are counted in items, from construction or the last clear() or load().
 /// An insert or sample is "admitted" when its wait ends and "completed" when its items are in
 /// the buffer or drawn; the limit admits samples against completed inserts and inserts against
@@ -178,7 +178,7 @@ public:
         }
         std::unique_lock<std::mutex> lock(m_mutex);
         const replay_status status =
-            wait(lock, m_inserters, timeout, [&] { return can_insert(n); });
+            wait(lock, m_inserters, m_waiting_inserts, n, timeout, [&] { return can_insert(n); });
         if (status == replay_status::ok) {
             m_counts.inserts_admitted += n;
         }
@@ -186,20 +186,28 @@ public:
     }
     void complete_insert(std::size_t n) {
         if (m_limit.limited()) {
+            bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_counts.inserts_completed += n;
+                wake = m_waiting_samples.count > 0 && can_sample(m_waiting_samples.least);
             }
-            m_samplers.notify_all();
+            if (wake) {
+                m_samplers.notify_all();
+            }
         }
     }
     void cancel_insert(std::size_t n) noexcept {
         if (m_limit.limited()) {
+            bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_counts.inserts_admitted -= n;
+                wake = m_waiting_inserts.count > 0 && can_insert(m_waiting_inserts.least);
             }
-            m_inserters.notify_all();
+            if (wake) {
+                m_inserters.notify_all();
+            }
         }
     }
 
@@ -208,7 +216,8 @@ public:
             return closed_flag() ? replay_status::closed : replay_status::ok;
         }
         std::unique_lock<std::mutex> lock(m_mutex);
-        const replay_status status = wait(lock, m_samplers, timeout, [&] { return can_sample(n); });
+        const replay_status status =
+            wait(lock, m_samplers, m_waiting_samples, n, timeout, [&] { return can_sample(n); });
         if (status == replay_status::ok) {
             m_counts.samples_admitted += n;
         }
@@ -216,20 +225,28 @@ public:
     }
     void complete_sample(std::size_t n) {
         if (m_limit.limited()) {
+            bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_counts.samples_completed += n;
+                wake = m_waiting_inserts.count > 0 && can_insert(m_waiting_inserts.least);
             }
-            m_inserters.notify_all();
+            if (wake) {
+                m_inserters.notify_all();
+            }
         }
     }
     void cancel_sample(std::size_t n) noexcept {
         if (m_limit.limited()) {
+            bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 m_counts.samples_admitted -= n;
+                wake = m_waiting_samples.count > 0 && can_sample(m_waiting_samples.least);
             }
-            m_samplers.notify_all();
+            if (wake) {
+                m_samplers.notify_all();
+            }
         }
     }
 
@@ -293,9 +310,31 @@ private:
                    m_limit.min_diff();
     }
 
+    // Who waits in one room: how many, and at most the smallest count any of them asks for (a
+    // waiter that leaves does not raise it until the room is empty). A completion wakes the
+    // room only if that count can now be admitted: otherwise no waiter can be (admission only
+    // gets easier as the count shrinks), and waking them all on every completion would cost
+    // each a futex round trip for nothing.
+    struct waiting_room {
+        std::size_t count = 0;
+        std::size_t least = static_cast<std::size_t>(-1);
+    };
+
     template <class Ready>
     replay_status wait(std::unique_lock<std::mutex>& lock, std::condition_variable& room,
-                       std::chrono::nanoseconds timeout, Ready ready) {
+                       waiting_room& waiting, std::size_t n, std::chrono::nanoseconds timeout,
+                       Ready ready) {
+        ++waiting.count;
+        waiting.least = n < waiting.least ? n : waiting.least;
+        const replay_status status = wait_in(lock, room, timeout, ready);
+        if (--waiting.count == 0) {
+            waiting.least = static_cast<std::size_t>(-1);
+        }
+        return status;
+    }
+    template <class Ready>
+    replay_status wait_in(std::unique_lock<std::mutex>& lock, std::condition_variable& room,
+                          std::chrono::nanoseconds timeout, Ready ready) {
         const auto done = [&] { return closed_flag() || ready(); };
         if (timeout == wait_forever) {
             room.wait(lock, done);
@@ -317,6 +356,8 @@ private:
     std::condition_variable m_inserters;
     std::condition_variable m_samplers;
     rate_counters m_counts;
+    waiting_room m_waiting_inserts;
+    waiting_room m_waiting_samples;
     std::atomic<bool> m_closed{false};
 };
 
