@@ -5,7 +5,7 @@
 // actors pick up every so often.
 //
 // The parts that touch per are marked "per:" below. The environment, the network and the
-// learner's update are those of cartpole_dqn.cpp (copied here so that the example stands alone):
+// learner's update are those of cartpole_dqn.cpp (the shared parts are in examples/cartpole.hpp):
 // the same 4-64-64-2 network, Adam 1e-3, Huber loss, 1-step Double DQN targets, soft target
 // updates (tau 0.01), batches of 64, proportional replay with alpha 0.6, beta annealed from 0.4
 // to 1 over the run. What Ape-X changes:
@@ -98,6 +98,8 @@
 
 #include <torch/torch.h>
 
+#include "cartpole.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -122,157 +124,15 @@ double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-// --- Random numbers that are the same everywhere (as cartpole_dqn.cpp) ---------------------
-
-// std::mt19937_64's output is fixed by the C++ standard; the standard distributions are not.
-// Turning the bits into numbers ourselves keeps the environment's randomness identical on every
-// platform.
-class portable_random {
-public:
-    explicit portable_random(std::uint64_t seed)
-        : m_engine(seed) {}
-
-    // Uniform in [0, 1), from the top 53 bits of one draw (per::uniform_unit, random.hpp).
-    double uniform() { return per::uniform_unit(m_engine); }
-    double uniform(double low, double high) { return low + (high - low) * uniform(); }
-    // 0 or 1, each with probability 1/2.
-    int coin() { return static_cast<int>(per::uniform_below(m_engine, 2)); }
-
-private:
-    std::mt19937_64 m_engine;
-};
-
-// --- The environment (as cartpole_dqn.cpp) -------------------------------------------------
-
-using observation = std::array<float, 4>; // cart position, cart velocity, pole angle, pole rate
-
-// The cart-pole of Barto, Sutton and Anderson (1983) with Gym's CartPole-v1 constants: push left
-// (action 0) or right (action 1); reward 1 per step; terminated when |x| > 2.4 or the pole leans
-// past 12 degrees, truncated (the state still has a value) after 500 steps.
-class cart_pole {
-public:
-    static constexpr int max_steps = 500;
-
-    struct step_result {
-        observation next;
-        float reward;
-        bool terminated; // fell or left the track: the true end, no value beyond
-        bool truncated;  // the time limit: the state still has a value, so DQN bootstraps
-    };
-
-    // The start state: each variable uniform in [-0.05, 0.05].
-    observation reset(portable_random& random) {
-        for (double& value : m_state) {
-            value = random.uniform(-0.05, 0.05);
-        }
-        m_steps = 0;
-        return current();
-    }
-
-    step_result step(int action) {
-        constexpr double gravity = 9.8;
-        constexpr double cart_mass = 1.0;
-        constexpr double pole_mass = 0.1;
-        constexpr double total_mass = cart_mass + pole_mass;
-        constexpr double half_pole_length = 0.5;
-        constexpr double pole_mass_length = pole_mass * half_pole_length;
-        constexpr double force_magnitude = 10.0;
-        constexpr double seconds_per_step = 0.02;
-        constexpr double x_limit = 2.4;
-        const double angle_limit = 12.0 * 2.0 * 3.14159265358979323846 / 360.0;
-
-        auto& [x, x_velocity, angle, angular_velocity] = m_state;
-        const double force = action == 1 ? force_magnitude : -force_magnitude;
-        const double cos_angle = std::cos(angle);
-        const double sin_angle = std::sin(angle);
-        // The equations of motion of the 1983 paper, without friction (as Gym).
-        const double temp =
-            (force + pole_mass_length * angular_velocity * angular_velocity * sin_angle) /
-            total_mass;
-        const double angular_acceleration =
-            (gravity * sin_angle - cos_angle * temp) /
-            (half_pole_length * (4.0 / 3.0 - pole_mass * cos_angle * cos_angle / total_mass));
-        const double x_acceleration =
-            temp - pole_mass_length * angular_acceleration * cos_angle / total_mass;
-        // Explicit Euler, positions first from the old velocities (Gym's "euler").
-        x += seconds_per_step * x_velocity;
-        x_velocity += seconds_per_step * x_acceleration;
-        angle += seconds_per_step * angular_velocity;
-        angular_velocity += seconds_per_step * angular_acceleration;
-        ++m_steps;
-
-        const bool terminated =
-            x < -x_limit || x > x_limit || angle < -angle_limit || angle > angle_limit;
-        return {current(), 1.0f, terminated, !terminated && m_steps >= max_steps};
-    }
-
-private:
-    observation current() const {
-        return {static_cast<float>(m_state[0]), static_cast<float>(m_state[1]),
-                static_cast<float>(m_state[2]), static_cast<float>(m_state[3])};
-    }
-
-    std::array<double, 4> m_state{};
-    int m_steps = 0;
-};
-
-// What the replay buffer stores (trivially copyable, so nothrow-copyable as concurrent_replay
-// requires). `terminal` is set only when the episode truly ended, not when it was cut by the
-// time limit: the TD target bootstraps from next_state unless terminal.
-struct transition {
-    observation state{};
-    int action = 0;
-    float reward = 0.0f;
-    observation next_state{};
-    bool terminal = false;
-};
-
-// --- The network (as cartpole_dqn.cpp) -----------------------------------------------------
-
-// Q(s, .) for the two actions: a perceptron with two hidden ReLU layers.
-struct q_network_impl : torch::nn::Module {
-    q_network_impl(int inputs, int hidden, int actions)
-        : first(register_module("first", torch::nn::Linear(inputs, hidden)))
-        , second(register_module("second", torch::nn::Linear(hidden, hidden)))
-        , output(register_module("output", torch::nn::Linear(hidden, actions))) {}
-
-    torch::Tensor forward(torch::Tensor x) {
-        x = torch::relu(first(x));
-        x = torch::relu(second(x));
-        return output(x);
-    }
-
-    torch::nn::Linear first;
-    torch::nn::Linear second;
-    torch::nn::Linear output;
-};
-// q_network: LibTorch's shared handle to a q_network_impl (its "pimpl" module idiom).
-TORCH_MODULE_IMPL(q_network, q_network_impl);
-
-// to <- to + weight (from - to) for every parameter: weight 1 copies, a small weight makes the
-// target network trail the online one smoothly (Polyak averaging, "soft" target updates).
-void blend_parameters(const q_network& from, q_network& to, double weight) {
-    torch::NoGradGuard no_grad;
-    const std::vector<torch::Tensor> source = from->parameters();
-    std::vector<torch::Tensor> destination = to->parameters();
-    for (std::size_t i = 0; i < source.size(); ++i) {
-        destination[i].lerp_(source[i], weight);
-    }
-}
-
-int greedy_action(q_network& network, observation state) {
-    torch::NoGradGuard no_grad;
-    const torch::Tensor input = torch::from_blob(state.data(), {1, 4}); // no copy
-    return static_cast<int>(network->forward(input).argmax(1).item<std::int64_t>());
-}
-
-// A view of a contiguous float tensor's values for per::dqn, which works on plain arrays. The
-// tensor's storage must outlive the view.
-per::dqn::array_view<const float> values_of(const torch::Tensor& tensor) {
-    TORCH_CHECK(tensor.is_contiguous() && tensor.scalar_type() == torch::kFloat,
-                "values_of needs a contiguous float tensor");
-    return {tensor.data_ptr<float>(), static_cast<std::size_t>(tensor.numel())};
-}
+// The environment, the transition and the network: examples/cartpole.hpp.
+using per_examples::blend_parameters;
+using per_examples::cart_pole;
+using per_examples::greedy_action;
+using per_examples::observation;
+using per_examples::portable_random;
+using per_examples::q_network;
+using per_examples::transition;
+using per_examples::values_of;
 
 // --- Settings ------------------------------------------------------------------------------
 
