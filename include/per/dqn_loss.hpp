@@ -24,6 +24,7 @@
 ///
 ///     y_i        = r_i + gamma^n (1 - done_i) max_a Q_target(s'_i, a)                     DQN
 ///     y_i        = r_i + gamma^n (1 - done_i) Q_target(s'_i, argmax_a Q_online(s'_i, a))   Double
+///     y_i        = r_i + d_i ...            with per-transition discounts d_i (discounts_view)
 ///     delta_i    = y_i - q_taken_i                                            TD error
 ///     loss       = (1 / B) sum_i w_i L(delta_i)                               w: IS weights
 ///     gradient_i = d loss / d q_taken_i = -(w_i / B) L'(delta_i)              y held constant
@@ -165,6 +166,51 @@ private:
 
 /// "No importance-sampling weights": every weight is 1.
 inline constexpr weights_view no_weights{};
+
+/// Per-transition discounts d_i in [0, 1], given in place of the dones: each target is then
+/// y_i = r_i + d_i * bootstrap_i, and gamma and n_step are not used (d_i already is gamma^m,
+/// or 0 when the episode terminated). This is what per::n_step_writer emits as `discount`,
+/// including the shorter tails of truncated episodes (gamma^m with m < n: a time limit within
+/// the last n steps), which one gamma^n for the whole batch cannot express. Float or double
+/// values, whatever the scalar type of the call (the writer's discounts are double; stored as
+/// double, a discount of gamma gives the bits of the dones overloads with n_step 1). Every
+/// constructor is explicit, so that a dones range is never taken for discounts:
+///
+///     per::dqn::td_loss(q_taken, q_next_target, rewards, per::dqn::discounts_view(discounts),
+///                       weights, options);
+///
+/// Non-owning (the values must outlive the call); all members are O(1) and never throw;
+/// operator[] does not check the index.
+class discounts_view {
+public:
+    ///@{
+    /// Views the `size` discounts that start at `data`.
+    constexpr explicit discounts_view(const float* data, std::size_t size) noexcept
+        : m_floats(data)
+        , m_size(size) {}
+    constexpr explicit discounts_view(const double* data, std::size_t size) noexcept
+        : m_doubles(data)
+        , m_size(size) {}
+    ///@}
+    /// Views all of a contiguous container of float or double.
+    template <class Container, class = std::enable_if_t<
+                                   detail::is_viewable_as<const Container&, const float>::value ||
+                                   detail::is_viewable_as<const Container&, const double>::value>>
+    constexpr explicit discounts_view(const Container& container) noexcept
+        : discounts_view(std::data(container), std::size(container)) {}
+
+    /// The number of discounts.
+    constexpr std::size_t size() const noexcept { return m_size; }
+    /// Discount i as a double.
+    constexpr double operator[](std::size_t index) const noexcept {
+        return m_doubles ? m_doubles[index] : static_cast<double>(m_floats[index]);
+    }
+
+private:
+    const float* m_floats = nullptr;
+    const double* m_doubles = nullptr;
+    std::size_t m_size = 0;
+};
 
 /// The per-sample loss L(delta) applied to each TD error.
 enum class loss_kind {
@@ -359,6 +405,15 @@ void check_dones(const char* where, array_view<const T> dones) {
     }
 }
 
+inline void check_discounts(const char* where, discounts_view discounts) {
+    for (std::size_t i = 0; i < discounts.size(); ++i) {
+        if (!(discounts[i] >= 0.0 && discounts[i] <= 1.0)) {
+            throw_invalid_argument(where, element_name("discounts", i).c_str(), discounts[i],
+                                   "must be in [0, 1]");
+        }
+    }
+}
+
 inline void check_weights(const char* where, weights_view weights, std::size_t batch,
                           const char* batch_name) {
     if (!weights.has_weights()) {
@@ -388,21 +443,30 @@ std::size_t argmax(const T* row, std::size_t num_actions) {
     return best;
 }
 
+/// How a target discounts its bootstrap: gamma^n (1 - done_i), or a given d_i.
+template <class T>
+struct bootstrap_discount {
+    const T* dones = nullptr;                  // with gamma^n, unless discounts are given
+    const discounts_view* discounts = nullptr; // d_i, per transition
+    double gamma_n = 1.0;
+
+    double operator()(std::size_t i) const noexcept {
+        return discounts ? (*discounts)[i] : gamma_n * (1.0 - static_cast<double>(dones[i]));
+    }
+};
+
 /// q_next_online is null for vanilla DQN: the target network then both picks and values the
 /// next action.
 template <class T>
-void write_targets(array_view<const T> rewards, array_view<const T> dones,
-                   array_view<const T> q_next_target, const T* q_next_online, double gamma,
-                   int n_step, array_view<T> targets) {
+void write_targets(array_view<const T> rewards, bootstrap_discount<T> discount,
+                   array_view<const T> q_next_target, const T* q_next_online,
+                   array_view<T> targets) {
     const std::size_t num_actions = q_next_target.size() / rewards.size();
-    const double discount = std::pow(gamma, n_step);
     for (std::size_t i = 0; i < rewards.size(); ++i) {
         const T* target_row = q_next_target.data() + i * num_actions;
         const T* chooser_row = q_next_online ? q_next_online + i * num_actions : target_row;
         const double bootstrap = target_row[argmax(chooser_row, num_actions)];
-        const double not_done = 1.0 - static_cast<double>(dones[i]);
-        targets[i] =
-            static_cast<T>(static_cast<double>(rewards[i]) + discount * not_done * bootstrap);
+        targets[i] = static_cast<T>(static_cast<double>(rewards[i]) + discount(i) * bootstrap);
     }
 }
 
@@ -462,14 +526,41 @@ void write_priorities(array_view<const T> td_errors, double clip, array_view<T> 
 
 // --- Validation plus arithmetic: the bodies of the public float and double overloads.
 
+/// The size of the dones or, when `discounts` is given, of the discounts, against the batch.
+template <class T>
+void check_discount_size(const char* where, array_view<const T> dones,
+                         const discounts_view* discounts, const char* batch_name,
+                         std::size_t batch) {
+    if (discounts) {
+        check_size(where, "discounts", discounts->size(), batch_name, batch);
+    } else {
+        check_size(where, "dones", dones.size(), batch_name, batch);
+    }
+}
+
+/// The values of the dones (0 or 1) or of the discounts (in [0, 1]), sizes already checked.
+template <class T>
+bootstrap_discount<T> checked_discount(const char* where, array_view<const T> dones,
+                                       const discounts_view* discounts, double gamma, int n_step) {
+    if (discounts) {
+        check_discounts(where, *discounts);
+        return {nullptr, discounts, 1.0};
+    }
+    check_dones(where, dones);
+    return {dones.data(), nullptr, std::pow(gamma, n_step)};
+}
+
 template <class T>
 void td_targets(const char* where, array_view<const T> rewards, array_view<const T> dones,
-                array_view<const T> q_next_target, const array_view<const T>* q_next_online,
-                array_view<T> targets, double gamma, int n_step) {
-    check_gamma(where, gamma);
-    check_n_step(where, n_step);
+                const discounts_view* discounts, array_view<const T> q_next_target,
+                const array_view<const T>* q_next_online, array_view<T> targets, double gamma,
+                int n_step) {
+    if (!discounts) {
+        check_gamma(where, gamma);
+        check_n_step(where, n_step);
+    }
     const std::size_t batch = check_batch(where, "rewards", rewards.size());
-    check_size(where, "dones", dones.size(), "rewards", batch);
+    check_discount_size(where, dones, discounts, "rewards", batch);
     check_q_matrix(where, "q_next_target", q_next_target.size(), "rewards", batch);
     if (q_next_online) {
         check_size(where, "q_next_online", q_next_online->size(), "q_next_target",
@@ -477,13 +568,13 @@ void td_targets(const char* where, array_view<const T> rewards, array_view<const
     }
     check_size(where, "targets", targets.size(), "rewards", batch);
     check_finite(where, "rewards", rewards);
-    check_dones(where, dones);
+    const bootstrap_discount<T> discount = checked_discount(where, dones, discounts, gamma, n_step);
     check_finite(where, "q_next_target", q_next_target);
     if (q_next_online) {
         check_finite(where, "q_next_online", *q_next_online);
     }
-    write_targets(rewards, dones, q_next_target, q_next_online ? q_next_online->data() : nullptr,
-                  gamma, n_step, targets);
+    write_targets(rewards, discount, q_next_target, q_next_online ? q_next_online->data() : nullptr,
+                  targets);
 }
 
 template <class T>
@@ -535,13 +626,14 @@ void priorities_from_td_errors(array_view<const T> td_errors, array_view<T> prio
 
 template <class T>
 loss_result<T> td_loss(array_view<const T> q_taken, array_view<const T> q_next_target,
-                       array_view<const T> rewards, array_view<const T> dones, weights_view weights,
+                       array_view<const T> rewards, array_view<const T> dones,
+                       const discounts_view* discounts, weights_view weights,
                        const td_loss_options& options, array_view<const T> q_next_online) {
     const char* where = "per::dqn::td_loss";
     options.validate(where);
     const std::size_t batch = check_batch(where, "q_taken", q_taken.size());
     check_size(where, "rewards", rewards.size(), "q_taken", batch);
-    check_size(where, "dones", dones.size(), "q_taken", batch);
+    check_discount_size(where, dones, discounts, "q_taken", batch);
     check_q_matrix(where, "q_next_target", q_next_target.size(), "q_taken", batch);
     if (options.double_dqn()) {
         check_size(where, "q_next_online", q_next_online.size(), "q_next_target",
@@ -553,7 +645,8 @@ loss_result<T> td_loss(array_view<const T> q_taken, array_view<const T> q_next_t
     check_weights(where, weights, batch, "q_taken");
     check_finite(where, "q_taken", q_taken);
     check_finite(where, "rewards", rewards);
-    check_dones(where, dones);
+    const bootstrap_discount<T> discount =
+        checked_discount(where, dones, discounts, options.gamma(), options.n_step());
     check_finite(where, "q_next_target", q_next_target);
     check_finite(where, "q_next_online", q_next_online);
 
@@ -563,8 +656,7 @@ loss_result<T> td_loss(array_view<const T> q_taken, array_view<const T> q_next_t
     result.gradient.resize(batch);
     result.priorities.resize(batch);
     const T* chooser = options.double_dqn() ? q_next_online.data() : nullptr;
-    write_targets(rewards, dones, q_next_target, chooser, options.gamma(), options.n_step(),
-                  array_view<T>(result.targets));
+    write_targets(rewards, discount, q_next_target, chooser, array_view<T>(result.targets));
     write_td_errors(array_view<const T>(result.targets), q_taken, array_view<T>(result.td_errors));
     const array_view<const T> td_errors(result.td_errors);
     result.loss = static_cast<T>(
@@ -596,14 +688,14 @@ inline void td_loss_options::validate(const char* where) const {
 inline void td_targets(array_view<const float> rewards, array_view<const float> dones,
                        array_view<const float> q_next_target, array_view<float> targets,
                        double gamma, int n_step = 1) {
-    detail::td_targets<float>("per::dqn::td_targets", rewards, dones, q_next_target, nullptr,
-                              targets, gamma, n_step);
+    detail::td_targets<float>("per::dqn::td_targets", rewards, dones, nullptr, q_next_target,
+                              nullptr, targets, gamma, n_step);
 }
 inline void td_targets(array_view<const double> rewards, array_view<const double> dones,
                        array_view<const double> q_next_target, array_view<double> targets,
                        double gamma, int n_step = 1) {
-    detail::td_targets<double>("per::dqn::td_targets", rewards, dones, q_next_target, nullptr,
-                               targets, gamma, n_step);
+    detail::td_targets<double>("per::dqn::td_targets", rewards, dones, nullptr, q_next_target,
+                               nullptr, targets, gamma, n_step);
 }
 ///@}
 
@@ -617,15 +709,49 @@ inline void double_dqn_td_targets(array_view<const float> rewards, array_view<co
                                   array_view<const float> q_next_online,
                                   array_view<const float> q_next_target, array_view<float> targets,
                                   double gamma, int n_step = 1) {
-    detail::td_targets<float>("per::dqn::double_dqn_td_targets", rewards, dones, q_next_target,
-                              &q_next_online, targets, gamma, n_step);
+    detail::td_targets<float>("per::dqn::double_dqn_td_targets", rewards, dones, nullptr,
+                              q_next_target, &q_next_online, targets, gamma, n_step);
 }
 inline void double_dqn_td_targets(array_view<const double> rewards, array_view<const double> dones,
                                   array_view<const double> q_next_online,
                                   array_view<const double> q_next_target,
                                   array_view<double> targets, double gamma, int n_step = 1) {
-    detail::td_targets<double>("per::dqn::double_dqn_td_targets", rewards, dones, q_next_target,
-                               &q_next_online, targets, gamma, n_step);
+    detail::td_targets<double>("per::dqn::double_dqn_td_targets", rewards, dones, nullptr,
+                               q_next_target, &q_next_online, targets, gamma, n_step);
+}
+///@}
+
+///@{
+/// O(B A). Targets with a discount per transition, y_i = r_i + d_i max_a q_next_target[i * A + a]
+/// (td_targets) or y_i = r_i + d_i q_next_target[i * A + a*] with a* chosen by q_next_online
+/// (double_dqn_td_targets): the d_i of `discounts` replace gamma^n (1 - done_i), for n-step
+/// transitions of varying length such as per::n_step_writer's (see discounts_view). A d_i of 0
+/// is a terminal transition. Otherwise as the overloads with dones, and throws as they do,
+/// with "discounts" in place of "dones": also if a discount is outside [0, 1] or not a number.
+/// targets is unchanged on throw.
+inline void td_targets(array_view<const float> rewards, discounts_view discounts,
+                       array_view<const float> q_next_target, array_view<float> targets) {
+    detail::td_targets<float>("per::dqn::td_targets", rewards, {}, &discounts, q_next_target,
+                              nullptr, targets, 1.0, 1);
+}
+inline void td_targets(array_view<const double> rewards, discounts_view discounts,
+                       array_view<const double> q_next_target, array_view<double> targets) {
+    detail::td_targets<double>("per::dqn::td_targets", rewards, {}, &discounts, q_next_target,
+                               nullptr, targets, 1.0, 1);
+}
+inline void double_dqn_td_targets(array_view<const float> rewards, discounts_view discounts,
+                                  array_view<const float> q_next_online,
+                                  array_view<const float> q_next_target,
+                                  array_view<float> targets) {
+    detail::td_targets<float>("per::dqn::double_dqn_td_targets", rewards, {}, &discounts,
+                              q_next_target, &q_next_online, targets, 1.0, 1);
+}
+inline void double_dqn_td_targets(array_view<const double> rewards, discounts_view discounts,
+                                  array_view<const double> q_next_online,
+                                  array_view<const double> q_next_target,
+                                  array_view<double> targets) {
+    detail::td_targets<double>("per::dqn::double_dqn_td_targets", rewards, {}, &discounts,
+                               q_next_target, &q_next_online, targets, 1.0, 1);
 }
 ///@}
 
@@ -715,7 +841,7 @@ inline loss_result<float> td_loss(array_view<const float> q_taken,
                                   weights_view weights = no_weights,
                                   const td_loss_options& options = {},
                                   array_view<const float> q_next_online = {}) {
-    return detail::td_loss<float>(q_taken, q_next_target, rewards, dones, weights, options,
+    return detail::td_loss<float>(q_taken, q_next_target, rewards, dones, nullptr, weights, options,
                                   q_next_online);
 }
 inline loss_result<double> td_loss(array_view<const double> q_taken,
@@ -724,8 +850,38 @@ inline loss_result<double> td_loss(array_view<const double> q_taken,
                                    weights_view weights = no_weights,
                                    const td_loss_options& options = {},
                                    array_view<const double> q_next_online = {}) {
-    return detail::td_loss<double>(q_taken, q_next_target, rewards, dones, weights, options,
-                                   q_next_online);
+    return detail::td_loss<double>(q_taken, q_next_target, rewards, dones, nullptr, weights,
+                                   options, q_next_online);
+}
+///@}
+
+///@{
+/// O(B A) time, O(B) memory. td_loss with a discount per transition: the d_i of `discounts`
+/// replace gamma^n (1 - done_i) in the targets (see discounts_view), and options.gamma() and
+/// options.n_step() are not used (still validated). For per::n_step_writer's transitions:
+///
+///     per::dqn::td_loss(q_taken, q_next_target, rewards, per::dqn::discounts_view(discounts),
+///                       batch.weights(), options, q_next_online);
+///
+/// Otherwise as td_loss with dones; throws as it does, with "discounts" in place of "dones":
+/// also if a discount is outside [0, 1] or not a number.
+inline loss_result<float> td_loss(array_view<const float> q_taken,
+                                  array_view<const float> q_next_target,
+                                  array_view<const float> rewards, discounts_view discounts,
+                                  weights_view weights = no_weights,
+                                  const td_loss_options& options = {},
+                                  array_view<const float> q_next_online = {}) {
+    return detail::td_loss<float>(q_taken, q_next_target, rewards, {}, &discounts, weights, options,
+                                  q_next_online);
+}
+inline loss_result<double> td_loss(array_view<const double> q_taken,
+                                   array_view<const double> q_next_target,
+                                   array_view<const double> rewards, discounts_view discounts,
+                                   weights_view weights = no_weights,
+                                   const td_loss_options& options = {},
+                                   array_view<const double> q_next_online = {}) {
+    return detail::td_loss<double>(q_taken, q_next_target, rewards, {}, &discounts, weights,
+                                   options, q_next_online);
 }
 ///@}
 
