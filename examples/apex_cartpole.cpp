@@ -5,8 +5,9 @@
 // actors pick up every so often.
 //
 // The parts that touch per are marked "per:" below. The environment, the network and the
-// learner's update are those of cartpole_dqn.cpp (the shared parts are in examples/cartpole.hpp):
-// the same 4-64-64-2 network, Adam 1e-3, Huber loss, 1-step Double DQN targets, soft target
+// learner's update are those of cartpole_dqn.cpp run with --n-step 1 (the shared parts are in
+// examples/cartpole.hpp), with the transitions as structs rather than tensor rows: the same
+// 4-64-64-2 network, Adam 1e-3, Huber loss, 1-step Double DQN targets, soft target
 // updates (tau 0.01), batches of 64, proportional replay with alpha 0.6, beta annealed from 0.4
 // to 1 over the run. What Ape-X changes:
 //
@@ -58,14 +59,15 @@
 // Time to solve is wall-clock time from the start of the run (buffer empty, threads started)
 // to the end of the episode that completes that window.
 //
-// The comparison (dqn-1t in the output, or --actors 0 alone) is cartpole_dqn.cpp's PER run in
-// one thread, in this binary and build, with the same learner code and the same criterion on
-// its training episodes, each timestamped as it ends. Its buffer is a concurrent_replay with one
-// shard and no rate limit, which draws exactly what prioritized_replay draws, so the run is
-// cartpole_dqn's PER run for the same seed bit for bit (same episodes, same "solved at step"),
-// timed per episode. A full run alternates the two for each seed, so that the load of the
-// machine weighs on both. Running cartpole_dqn's binary instead would compare builds and
-// processes, and it does not time its episodes.
+// The comparison (dqn-1t in the output, or --actors 0 alone) is cartpole_dqn.cpp's one-step
+// PER run in one thread, in this binary and build, with the same learner code and the same
+// criterion on its training episodes, each timestamped as it ends. Its buffer is a
+// concurrent_replay with one shard and no rate limit, which draws exactly what
+// prioritized_replay draws, so the run is `cartpole_dqn --n-step 1`'s PER run for the same seed
+// bit for bit (same episodes, same "solved at step"), timed per episode. A full run alternates
+// the two for each seed, so that the load of the machine weighs on both. Running
+// cartpole_dqn's binary instead would compare builds and processes, and it does not time its
+// episodes.
 //
 //   apex_cartpole              the single-threaded run and Ape-X with 3 actors, 3 seeds each
 //                              (about 3.5 minutes on two cores): time to solve, learner
@@ -423,7 +425,7 @@ void check_replay(run_log& log, const per::concurrent_replay<transition>& replay
     require(log, finite, "a stored priority is not finite");
 }
 
-// --- The single-threaded baseline (cartpole_dqn.cpp's PER run) -----------------------------
+// --- The single-threaded baseline (cartpole_dqn.cpp's one-step PER run) --------------------
 
 run_log train_single_threaded(const dqn_settings& settings, std::uint64_t seed) {
     torch::manual_seed(seed); // the networks' initial weights

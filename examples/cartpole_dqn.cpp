@@ -1,25 +1,44 @@
-// DQN on CartPole with prioritized replay: a LibTorch network, a per::prioritized_replay buffer
-// and per::dqn::td_loss, put together as a LibTorch user would.
+// DQN on CartPole with prioritized replay: a LibTorch network, a per::torch::tensor_replay
+// buffer, per::n_step_writer and per::dqn::td_loss, put together as a LibTorch user would.
 //
 // The parts that touch per are marked "per:" below; the rest is a plain DQN (Mnih et al. 2015)
 // with Double DQN targets (van Hasselt et al. 2016, the learner of the PER paper's
-// Algorithm 1): epsilon-greedy exploration, a target network that trails the online one
-// (soft updates), Adam, the Huber loss. Uniform replay is the same program with alpha = 0: every
-// priority weight is then 1, so sampling is uniform and every importance weight is 1.
+// Algorithm 1) and 3-step returns (as Rainbow and Ape-X use with PER): epsilon-greedy
+// exploration, a target network that trails the online one (soft updates), Adam, the Huber
+// loss. Uniform replay is the same program with alpha = 0: every priority weight is then 1, so
+// sampling is uniform and every importance weight is 1.
 //
-//   cartpole_dqn               uniform vs PER, 5 seeds each (about 4 minutes): episodes to
-//                              solve, learning curves
+//   cartpole_dqn               uniform vs PER, 3-step returns, 20 seeds each (about 10 minutes
+//                              with --jobs 2 on two cores): per-run results, learning curves
+//                              with 95% confidence intervals, and the tests described below
+//   cartpole_dqn --seeds K     K seeds per method
+//   cartpole_dqn --n-step N    N-step returns (1: the plain one-step transition, the learner of
+//                              apex_cartpole.cpp's single-threaded run, bit for bit)
+//   cartpole_dqn --reward failure   the sparse reward of Barto et al. (1983): -1 when the episode
+//                              terminates, else 0 (see dqn_settings::failure_reward)
+//   cartpole_dqn --jobs J      J runs at a time, each in its own thread (results do not change)
 //   cartpole_dqn --csv FILE    ... and every episode's return as a CSV row (plot_cartpole_dqn.py)
 //   cartpole_dqn --quick       the ctest: a short run of each, exits 1 unless the losses are
 //                              finite and learning happened
 //
 // The environment is the classic cart-pole of Barto, Sutton and Anderson (1983) with the
-// constants, Euler integration and limits of Gym's CartPole-v1, written out below so that the
-// example needs nothing but LibTorch and per. "Solved" is CartPole-v1's threshold, a mean
+// constants, Euler integration and limits of Gym's CartPole-v1 (examples/cartpole.hpp), so that
+// the example needs nothing but LibTorch and per. "Solved" is CartPole-v1's threshold, a mean
 // return of at least 475 (out of 500), here over the last 20 training episodes.
+//
+// The comparison, stated before the runs: the primary measure of a run is its mean return over
+// training, the 20-episode moving average sampled every 1000 environment steps and averaged (the
+// area under the learning curve, divided by its length); the methods are compared with a
+// two-sided Mann-Whitney U test (Wilcoxon rank-sum) at the 5% level, exact when no two values
+// tie. Reported beside it: the difference of the means with a 95% bootstrap interval (10,000
+// resamples, fixed seed), and, for the seeds that solved the task and the final greedy
+// evaluation, Fisher's exact test and the same U test. The measured comparison, on both reward
+// functions, is docs/cartpole-experiment.md.
 
 #include <per/dqn_loss.hpp>
+#include <per/n_step.hpp>
 #include <per/per.hpp>
+#include <per/torch/tensor_replay.hpp>
 
 #include <torch/torch.h>
 
@@ -35,8 +54,11 @@
 #include <exception>
 #include <fstream>
 #include <limits>
+#include <mutex>
+#include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -48,7 +70,6 @@ using per_examples::greedy_action;
 using per_examples::observation;
 using per_examples::portable_random;
 using per_examples::q_network;
-using per_examples::transition;
 using per_examples::values_of;
 
 // --- Training ------------------------------------------------------------------------------
@@ -69,6 +90,13 @@ struct dqn_settings {
     double learning_rate = 1e-3;
     double gamma = 0.99;
     double target_smoothing = 0.01; // tau: the target moves 1% of the way after every update
+    std::size_t n_step = 3;         // returns over 3 steps, as Rainbow and Ape-X use with PER
+    // What the learner is rewarded with. Gym's +1 per step informs every transition; the
+    // failure signal of Barto, Sutton and Anderson (1983), -1 when the pole falls or the cart
+    // leaves the track and 0 otherwise, informs only the last transition of a failed episode:
+    // a sparse reward, the case prioritized replay is meant for. Either way the return reported
+    // (and "solved") counts the steps balanced, the task's measure of success.
+    bool failure_reward = false;
 };
 
 struct training_log {
@@ -81,37 +109,60 @@ struct training_log {
     double seconds = 0.0;
 };
 
+// torch::manual_seed sets LibTorch's one global generator, which the networks' initializers
+// draw from: runs in parallel threads seed and build their networks one at a time.
+std::mutex network_initialization;
+
+// The columns the replay stores: one n-step transition per row (per::n_step_transition's
+// fields that the learner needs). `discount` is gamma^m for the m rewards summed (m = n, or
+// fewer when the episode ended sooner), 0 if the episode terminated within them; it is kept in
+// double, as the writer computed it (with --n-step 1 the targets are then those of
+// td_loss_options::gamma(0.99) with done flags, bit for bit).
+std::vector<per::torch::column_spec> transition_columns() {
+    return {{"state", {4}, torch::kFloat32},
+            {"action", {}, torch::kInt64},
+            {"reward", {}, torch::kFloat32},
+            {"next_state", {4}, torch::kFloat32},
+            {"discount", {}, torch::kFloat64}};
+}
+
 // One DQN run. alpha 0 is uniform replay, alpha 0.6 the PER paper's proportional variant.
 training_log train(const dqn_settings& settings, double alpha, std::uint64_t seed) {
     const auto start = std::chrono::steady_clock::now();
-    torch::manual_seed(seed); // the networks' initial weights
     portable_random environment_random(seed);
     std::mt19937_64 replay_engine(seed + 1'000'003); // per: the buffer's draws
 
-    q_network online(4, settings.hidden_units, 2);
-    q_network target(4, settings.hidden_units, 2);
+    q_network online{nullptr};
+    q_network target{nullptr};
+    {
+        const std::lock_guard<std::mutex> lock(network_initialization);
+        torch::manual_seed(seed); // the networks' initial weights
+        online = q_network(4, settings.hidden_units, 2);
+        target = q_network(4, settings.hidden_units, 2);
+    }
     blend_parameters(online, target, 1.0); // start equal
     torch::optim::Adam optimizer(online->parameters(),
                                  torch::optim::AdamOptions(settings.learning_rate));
 
-    // per: the buffer, and beta annealed from 0.4 to 1 over the whole run (the paper's
-    // schedule; with alpha 0 every importance weight is 1 whatever beta).
-    per::prioritized_replay<transition> buffer(settings.replay_capacity,
-                                               per::replay_options{}.alpha(alpha));
+    // per: the buffer, its rows in preallocated tensors, and beta annealed from 0.4 to 1 over
+    // the whole run (the paper's schedule; with alpha 0 every importance weight is 1).
+    per::torch::tensor_replay<> buffer(settings.replay_capacity, transition_columns(),
+                                       per::replay_options{}.alpha(alpha));
+    // per: n-step transitions of the one environment, pushed as rows (running max priority).
+    using step = per::n_step_transition<observation, int>;
+    per::n_step_writer<observation, int> writer(1, settings.n_step, settings.gamma);
+    const auto store = [&buffer](const step& t) {
+        buffer.push({torch::from_blob(const_cast<float*>(t.observation.data()), {4}),
+                     torch::scalar_tensor(static_cast<std::int64_t>(t.action), torch::kInt64),
+                     torch::scalar_tensor(t.reward, torch::kFloat32),
+                     torch::from_blob(const_cast<float*>(t.next_observation.data()), {4}),
+                     torch::scalar_tensor(t.discount, torch::kFloat64)});
+    };
     const per::linear_schedule beta(0.4, 1.0, settings.steps);
     const per::linear_schedule epsilon(1.0, settings.final_epsilon, settings.exploration_steps);
-    const auto loss_options = per::dqn::td_loss_options{}
-                                  .gamma(settings.gamma)
-                                  .double_dqn(true)
-                                  .loss(per::dqn::loss_kind::huber);
-
-    const auto rows = static_cast<std::int64_t>(settings.batch_size);
-    per::replay_batch<transition> batch; // reused: no allocation per step
-    torch::Tensor states = torch::empty({rows, 4});
-    torch::Tensor next_states = torch::empty({rows, 4});
-    torch::Tensor actions = torch::empty({rows}, torch::kLong);
-    std::vector<float> rewards(settings.batch_size);
-    std::vector<float> dones(settings.batch_size);
+    // gamma and n_step are in each row's discount (per::dqn::discounts_view below).
+    const auto loss_options =
+        per::dqn::td_loss_options{}.double_dqn(true).loss(per::dqn::loss_kind::huber);
 
     training_log log;
     double final_loss_sum = 0.0;
@@ -119,55 +170,52 @@ training_log train(const dqn_settings& settings, double alpha, std::uint64_t see
     cart_pole environment;
     observation state = environment.reset(environment_random);
     float episode_return = 0.0f;
-    for (std::uint64_t step = 0; step < settings.steps; ++step) {
-        const int action = environment_random.uniform() < epsilon(step)
-                               ? environment_random.coin()
-                               : greedy_action(online, state);
+    for (std::uint64_t t = 0; t < settings.steps; ++t) {
+        const int action = environment_random.uniform() < epsilon(t) ? environment_random.coin()
+                                                                     : greedy_action(online, state);
         const cart_pole::step_result outcome = environment.step(action);
-        buffer.push({state, action, outcome.reward, outcome.next, outcome.terminated}); // per
+        const float reward =
+            settings.failure_reward ? (outcome.terminated ? -1.0f : 0.0f) : outcome.reward;
+        writer.step(0, state, action, reward, outcome.terminated, outcome.truncated, outcome.next,
+                    store); // per: emits the transition that is n steps old
         episode_return += outcome.reward;
         if (outcome.terminated || outcome.truncated) {
             log.episode_returns.push_back(episode_return);
-            log.episode_end_steps.push_back(step + 1);
+            log.episode_end_steps.push_back(t + 1);
             episode_return = 0.0f;
             state = environment.reset(environment_random);
         } else {
             state = outcome.next;
         }
-        if (step < settings.learning_starts || step % settings.steps_per_update != 0) {
+        if (t < settings.learning_starts || t % settings.steps_per_update != 0) {
             continue;
         }
 
-        // per: a prioritized batch (items, handles, importance weights), copied into tensors.
-        buffer.sample(settings.batch_size, beta(step), replay_engine, batch);
-        float* state_values = states.data_ptr<float>();
-        float* next_state_values = next_states.data_ptr<float>();
-        std::int64_t* action_values = actions.data_ptr<std::int64_t>();
-        for (std::size_t k = 0; k < batch.size(); ++k) {
-            const transition& item = batch[k];
-            std::copy(item.state.begin(), item.state.end(), state_values + 4 * k);
-            std::copy(item.next_state.begin(), item.next_state.end(), next_state_values + 4 * k);
-            action_values[k] = item.action;
-            rewards[k] = item.reward;
-            dones[k] = item.terminal ? 1.0f : 0.0f;
-        }
+        // per: a prioritized batch, gathered into tensors: one index_select per column.
+        const per::torch::tensor_batch batch =
+            buffer.sample(settings.batch_size, beta(t), replay_engine);
+        const auto rows = static_cast<std::int64_t>(batch.size());
 
         // Q(s, a) for the actions taken, through autograd; the next states' values without.
         const torch::Tensor q_taken =
-            online->forward(states).gather(1, actions.unsqueeze(1)).squeeze(1);
+            online->forward(batch["state"]).gather(1, batch["action"].unsqueeze(1)).squeeze(1);
         torch::Tensor q_next_online;
         torch::Tensor q_next_target;
         {
             torch::NoGradGuard no_grad;
-            q_next_online = online->forward(next_states);
-            q_next_target = target->forward(next_states);
+            q_next_online = online->forward(batch["next_state"]);
+            q_next_target = target->forward(batch["next_state"]);
         }
 
-        // per: Double DQN targets, TD errors, the importance-weighted Huber loss, its gradient
-        // with respect to each Q(s, a), and the new priorities |delta|, in one call.
-        per::dqn::loss_result<float> result =
-            per::dqn::td_loss(values_of(q_taken.detach()), values_of(q_next_target), rewards, dones,
-                              batch.weights(), loss_options, values_of(q_next_online));
+        // per: Double DQN targets R + discount * Q_target(s', argmax Q_online(s')), TD errors,
+        // the importance-weighted Huber loss, its gradient with respect to each Q(s, a), and the
+        // new priorities |delta|, in one call. The importance weights are the sampler's, in
+        // double (batch.weights() holds them as a float32 tensor, for losses built in LibTorch).
+        const torch::Tensor& discounts = batch["discount"]; // float64, contiguous
+        per::dqn::loss_result<float> result = per::dqn::td_loss(
+            values_of(q_taken.detach()), values_of(q_next_target), values_of(batch["reward"]),
+            per::dqn::discounts_view(discounts.data_ptr<double>(), batch.size()),
+            batch.draws().weights(), loss_options, values_of(q_next_online));
 
         // The gradient enters autograd at q_taken: backward() carries it into the weights, as
         // loss.backward() would for a loss built from tensor operations.
@@ -176,11 +224,12 @@ training_log train(const dqn_settings& settings, double alpha, std::uint64_t see
         optimizer.step();
 
         // per: the new priorities (the buffer adds its epsilon).
-        buffer.update_priorities(batch.handles(), result.priorities);
+        buffer.update_priorities(batch.handles(),
+                                 torch::from_blob(result.priorities.data(), {rows}));
 
         ++log.updates;
         log.losses_finite = log.losses_finite && std::isfinite(result.loss);
-        if (settings.steps - step <= 1000) {
+        if (settings.steps - t <= 1000) {
             final_loss_sum += result.loss;
             ++final_updates;
         }
@@ -207,10 +256,175 @@ training_log train(const dqn_settings& settings, double alpha, std::uint64_t see
     return log;
 }
 
+// --- Statistics ----------------------------------------------------------------------------
+
+double mean_of(const std::vector<double>& values) {
+    return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+// The sample standard deviation (divisor k - 1); 0 for fewer than two values.
+double standard_deviation(const std::vector<double>& values) {
+    if (values.size() < 2) {
+        return 0.0;
+    }
+    const double mean = mean_of(values);
+    double squares = 0.0;
+    for (double value : values) {
+        squares += (value - mean) * (value - mean);
+    }
+    return std::sqrt(squares / static_cast<double>(values.size() - 1));
+}
+
+// The p-quantile (p in [0.5, 1)) of Student's t distribution with df degrees of freedom: its
+// density integrated from 0 by Simpson's rule (2000 intervals), inverted by bisection. Accurate
+// to about 1e-6 for the df and p used here, which is plenty for a confidence band.
+double student_t_quantile(double p, double df) {
+    const double scale = std::exp(std::lgamma((df + 1) / 2) - std::lgamma(df / 2)) /
+                         std::sqrt(df * 3.14159265358979323846);
+    const auto density = [&](double t) { return scale * std::pow(1 + t * t / df, -(df + 1) / 2); };
+    const auto cdf = [&](double x) {
+        constexpr int intervals = 2000;
+        const double h = x / intervals;
+        double sum = density(0) + density(x);
+        for (int i = 1; i < intervals; ++i) {
+            sum += (i % 2 == 1 ? 4 : 2) * density(i * h);
+        }
+        return 0.5 + sum * h / 3;
+    };
+    double low = 0.0;
+    double high = 100.0; // beyond the 0.975 quantile of every df >= 1 (12.7 for df 1)
+    for (int i = 0; i < 60; ++i) {
+        const double middle = (low + high) / 2;
+        (cdf(middle) < p ? low : high) = middle;
+    }
+    return (low + high) / 2;
+}
+
+struct interval {
+    double low;
+    double high;
+};
+
+// The 95% confidence interval of the mean, mean -+ t(0.975, k - 1) sd / sqrt(k).
+interval mean_interval(const std::vector<double>& values) {
+    const double mean = mean_of(values);
+    if (values.size() < 2) {
+        return {mean, mean};
+    }
+    const double k = static_cast<double>(values.size());
+    const double half =
+        student_t_quantile(0.975, k - 1) * standard_deviation(values) / std::sqrt(k);
+    return {mean - half, mean + half};
+}
+
+// The two-sided Mann-Whitney U test (Wilcoxon rank-sum) of "a and b come from one
+// distribution". U counts the pairs (x in a, y in b) with x > y, ties as 1/2; under the null
+// hypothesis every assignment of the pooled values to the groups is equally likely. Without
+// ties the p-value is exact: the number of assignments with each U is the coefficient of
+// q^U in the Gaussian binomial coefficient [m + n choose m]_q = prod_{i=1..m} (1 - q^(n+i)) /
+// (1 - q^i), integers that doubles hold exactly up to C(m + n, m) < 2^53. With ties it is the
+// normal approximation with the tie-corrected variance and a continuity correction.
+struct u_test {
+    double u;
+    double p;
+    bool exact;
+};
+
+u_test mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {
+    const std::size_t m = a.size();
+    const std::size_t n = b.size();
+    double u = 0.0;
+    for (double x : a) {
+        for (double y : b) {
+            u += x > y ? 1.0 : x == y ? 0.5 : 0.0;
+        }
+    }
+    std::vector<double> pooled(a);
+    pooled.insert(pooled.end(), b.begin(), b.end());
+    std::sort(pooled.begin(), pooled.end());
+    double tie_term = 0.0; // sum over groups of equal values of t^3 - t
+    for (std::size_t i = 0; i < pooled.size();) {
+        std::size_t j = i;
+        while (j < pooled.size() && pooled[j] == pooled[i]) {
+            ++j;
+        }
+        const double t = static_cast<double>(j - i);
+        tie_term += t * t * t - t;
+        i = j;
+    }
+    const double mean_u = static_cast<double>(m * n) / 2;
+    if (tie_term == 0.0) {
+        std::vector<double> count(m * n + 1, 0.0);
+        count[0] = 1.0;
+        for (std::size_t i = 1; i <= m; ++i) {
+            for (std::size_t k = m * n; k >= n + i; --k) { // times (1 - q^(n+i))
+                count[k] -= count[k - n - i];
+            }
+            for (std::size_t k = i; k <= m * n; ++k) { // divided by (1 - q^i)
+                count[k] += count[k - i];
+            }
+        }
+        const double total = std::accumulate(count.begin(), count.end(), 0.0);
+        double at_most = 0.0;
+        double at_least = 0.0;
+        for (std::size_t k = 0; k <= m * n; ++k) {
+            at_most += static_cast<double>(k) <= u ? count[k] : 0.0;
+            at_least += static_cast<double>(k) >= u ? count[k] : 0.0;
+        }
+        return {u, std::min(1.0, 2 * std::min(at_most, at_least) / total), true};
+    }
+    const double total = static_cast<double>(m + n);
+    const double variance =
+        static_cast<double>(m * n) / 12 * (total + 1 - tie_term / (total * (total - 1)));
+    const double z = (std::fabs(u - mean_u) - 0.5) / std::sqrt(variance);
+    return {u, std::min(1.0, std::erfc(std::max(z, 0.0) / std::sqrt(2.0))), false};
+}
+
+// Fisher's exact test of a 2 x 2 table (successes of a out of a_n, of b out of b_n), two-sided:
+// the probability, given the margins, of a table no more likely than the one observed.
+double fisher_exact(int a_successes, int a_n, int b_successes, int b_n) {
+    const int successes = a_successes + b_successes;
+    const auto log_choose = [](int n, int k) {
+        return std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0);
+    };
+    const auto probability = [&](int k) {
+        return std::exp(log_choose(a_n, k) + log_choose(b_n, successes - k) -
+                        log_choose(a_n + b_n, successes));
+    };
+    const double observed = probability(a_successes);
+    double p = 0.0;
+    for (int k = std::max(0, successes - b_n); k <= std::min(a_n, successes); ++k) {
+        const double value = probability(k);
+        p += value <= observed * (1 + 1e-9) ? value : 0.0;
+    }
+    return std::min(1.0, p);
+}
+
+// The 95% percentile bootstrap interval of mean(a) - mean(b): both groups resampled with
+// replacement 10,000 times, with a fixed seed.
+interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b) {
+    constexpr int resamples = 10'000;
+    std::mt19937_64 engine(20'160'502); // fixed: the interval is part of the published result
+    const auto resampled_mean = [&](const std::vector<double>& values) {
+        double sum = 0.0;
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            sum += values[per::uniform_below(engine, values.size())];
+        }
+        return sum / static_cast<double>(values.size());
+    };
+    std::vector<double> differences(resamples);
+    for (double& difference : differences) {
+        difference = resampled_mean(a) - resampled_mean(b);
+    }
+    std::sort(differences.begin(), differences.end());
+    return {differences[resamples * 25 / 1000], differences[resamples * 975 / 1000 - 1]};
+}
+
 // --- Reporting -----------------------------------------------------------------------------
 
 constexpr std::size_t solve_window = 20; // episodes in the moving average
 constexpr double solve_threshold = 475.0;
+constexpr std::uint64_t curve_spacing = 1000; // steps between the points of the primary measure
 
 // The mean return of the (up to) 20 episodes that ended by environment step `step`; 0 before
 // the first one.
@@ -228,6 +442,18 @@ double moving_average_at(const training_log& log, std::uint64_t step) {
         sum += log.episode_returns[i];
     }
     return sum / static_cast<double>(ended - first);
+}
+
+// The primary measure: the 20-episode moving average at every 1000th environment step,
+// averaged over the run (the area under the learning curve divided by its length).
+double mean_return_over_training(const training_log& log, std::uint64_t steps) {
+    double sum = 0.0;
+    std::uint64_t points = 0;
+    for (std::uint64_t step = curve_spacing; step <= steps; step += curve_spacing) {
+        sum += moving_average_at(log, step);
+        ++points;
+    }
+    return points > 0 ? sum / static_cast<double>(points) : 0.0;
 }
 
 // The first episode (1-based) after which the last 20 returns average >= 475; 0 if never.
@@ -252,7 +478,8 @@ struct method {
 
 struct options {
     dqn_settings settings;
-    int seeds = 5;
+    int seeds = 20;
+    int jobs = 1;
     std::string csv_path;
     bool quick = false;
 };
@@ -262,25 +489,31 @@ struct options {
         std::fprintf(stderr, "%s: %s\n", program, problem);
     }
     std::fprintf(stderr,
-                 "usage: %s [--quick] [--seeds K] [--steps S] [--csv FILE]\n"
-                 "  --seeds  runs per method, default 5\n"
-                 "  --steps  environment steps per run, default 40000\n"
-                 "  --csv    write every episode's return to FILE\n"
-                 "  --quick  one short run per method: exit 1 unless losses stay finite\n",
+                 "usage: %s [--quick] [--seeds K] [--steps S] [--n-step N] [--reward step|failure] "
+                 "[--jobs J] [--csv FILE]\n"
+                 "  --seeds   runs per method, default 20\n"
+                 "  --steps   environment steps per run, default 40000\n"
+                 "  --n-step  N-step returns, default 3 (1: one-step transitions)\n"
+                 "  --reward  step: +1 per step (Gym, the default); failure: -1 when the episode\n"
+                 "            terminates, else 0 (sparse)\n"
+                 "  --jobs    runs at a time, default the number of cores (results unchanged)\n"
+                 "  --csv     write every episode's return to FILE\n"
+                 "  --quick   one short run per method: exit 1 unless losses stay finite\n",
                  program);
     std::exit(problem ? 2 : 0);
 }
 
 options parse_options(int argc, char** argv) {
     options result;
+    result.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     auto count = [&](int& i) {
         if (i + 1 >= argc) {
             usage(argv[0], (std::string(argv[i]) + " needs a value").c_str());
         }
         char* end = nullptr;
         const unsigned long long value = std::strtoull(argv[++i], &end, 10);
-        if (end == argv[i] || *end != '\0' || value == 0) {
-            usage(argv[0], (std::string("not a positive integer: ") + argv[i]).c_str());
+        if (end == argv[i] || *end != '\0' || value == 0 || value > 1'000'000'000) {
+            usage(argv[0], (std::string("not a positive integer up to 10^9: ") + argv[i]).c_str());
         }
         return value;
     };
@@ -296,6 +529,16 @@ options parse_options(int argc, char** argv) {
             result.seeds = static_cast<int>(count(i));
         } else if (argument == "--steps") {
             result.settings.steps = count(i);
+        } else if (argument == "--n-step") {
+            result.settings.n_step = static_cast<std::size_t>(count(i));
+        } else if (argument == "--reward" && i + 1 < argc) {
+            const std::string kind = argv[++i];
+            if (kind != "step" && kind != "failure") {
+                usage(argv[0], ("--reward is step or failure, not " + kind).c_str());
+            }
+            result.settings.failure_reward = kind == "failure";
+        } else if (argument == "--jobs") {
+            result.jobs = static_cast<int>(count(i));
         } else if (argument == "--csv" && i + 1 < argc) {
             result.csv_path = argv[++i];
         } else if (argument == "--help" || argument == "-h") {
@@ -308,6 +551,53 @@ options parse_options(int argc, char** argv) {
         usage(argv[0], "--steps must exceed the 1000 steps of random play before learning");
     }
     return result;
+}
+
+// Every (method, seed) run, `jobs` at a time, each in its own thread; results in run order.
+std::vector<training_log> run_all(const dqn_settings& settings, const std::vector<method>& methods,
+                                  int seeds, int jobs) {
+    const std::size_t runs = methods.size() * static_cast<std::size_t>(seeds);
+    std::vector<training_log> logs(runs);
+    std::vector<std::exception_ptr> errors(runs);
+    std::mutex progress;
+    std::size_t next = 0;
+    std::size_t done = 0;
+    const auto worker = [&] {
+        for (;;) {
+            std::size_t run;
+            {
+                const std::lock_guard<std::mutex> lock(progress);
+                if (next == runs) {
+                    return;
+                }
+                run = next++;
+            }
+            const method& m = methods[run / static_cast<std::size_t>(seeds)];
+            const auto seed = static_cast<std::uint64_t>(run % static_cast<std::size_t>(seeds)) + 1;
+            try {
+                logs[run] = train(settings, m.alpha, seed);
+            } catch (...) {
+                errors[run] = std::current_exception();
+            }
+            const std::lock_guard<std::mutex> lock(progress);
+            std::fprintf(stderr, "\r%zu of %zu runs done", ++done, runs);
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < std::min<int>(jobs, static_cast<int>(runs)); ++j) {
+        threads.emplace_back(worker);
+    }
+    worker();
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    std::fprintf(stderr, "\n");
+    for (const std::exception_ptr& error : errors) {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+    }
+    return logs;
 }
 
 int run_experiment(const options& config) {
@@ -324,54 +614,59 @@ int run_experiment(const options& config) {
 
     const dqn_settings& settings = config.settings;
     std::printf("CartPole-v1, Double DQN: 4-%d-%d-2 network, Adam %g, Huber loss, batch %zu every "
-                "%llu steps, soft target updates tau %g\n%llu environment steps per run, %d "
-                "seeds; uniform = alpha 0, per = proportional alpha 0.6, beta 0.4 -> 1\n\n",
+                "%llu steps, soft target updates tau %g, %zu-step returns, gamma %g\n%llu "
+                "environment steps per run, %d seeds; uniform = alpha 0, per = proportional alpha "
+                "0.6, beta 0.4 -> 1\n\n",
                 settings.hidden_units, settings.hidden_units, settings.learning_rate,
                 settings.batch_size, static_cast<unsigned long long>(settings.steps_per_update),
-                settings.target_smoothing, static_cast<unsigned long long>(settings.steps),
-                config.seeds);
-    std::printf("%-8s %4s %9s %14s %14s %13s %12s %10s %8s\n", "method", "seed", "episodes",
-                "solved at ep.", "solved at step", "last-20 mean", "greedy eval", "final loss",
-                "seconds");
+                settings.target_smoothing, settings.n_step, settings.gamma,
+                static_cast<unsigned long long>(settings.steps), config.seeds);
+    if (settings.failure_reward) {
+        std::printf("reward: -1 when the episode terminates, else 0 (the returns below count the "
+                    "steps balanced)\n\n");
+    }
+    std::printf("%-8s %4s %9s %14s %14s %13s %12s %12s %10s %8s\n", "method", "seed", "episodes",
+                "solved at ep.", "solved at step", "mean return", "last-20 mean", "greedy eval",
+                "final loss", "seconds");
 
+    const std::vector<training_log> all = run_all(settings, methods, config.seeds, config.jobs);
     std::vector<std::vector<training_log>> logs(methods.size());
     bool ok = true;
-    for (std::size_t m = 0; m < methods.size(); ++m) {
-        for (int seed = 1; seed <= config.seeds; ++seed) {
-            const training_log log =
-                train(settings, methods[m].alpha, static_cast<std::uint64_t>(seed));
-            const std::size_t solved = episodes_to_solve(log);
-            char solved_episode[32] = "-";
-            char solved_step[32] = "-";
-            if (solved > 0) {
-                std::snprintf(solved_episode, sizeof solved_episode, "%zu", solved);
-                std::snprintf(solved_step, sizeof solved_step, "%llu",
-                              static_cast<unsigned long long>(log.episode_end_steps[solved - 1]));
-            }
-            std::printf("%-8s %4d %9zu %14s %14s %13.1f %12.1f %10.4f %8.1f\n", methods[m].name,
-                        seed, log.episode_returns.size(), solved_episode, solved_step,
-                        moving_average_at(log, settings.steps), log.greedy_return, log.final_loss,
-                        log.seconds);
-            std::fflush(stdout);
-            if (csv) {
-                for (std::size_t e = 0; e < log.episode_returns.size(); ++e) {
-                    csv << methods[m].name << ',' << seed << ',' << e + 1 << ','
-                        << log.episode_end_steps[e] << ',' << log.episode_returns[e] << '\n';
-                }
-            }
-            if (!log.losses_finite || log.updates == 0 || log.episode_returns.empty()) {
-                std::printf("FAIL: %s seed %d: %s\n", methods[m].name, seed,
-                            log.losses_finite ? "no update or no episode" : "non-finite loss");
-                ok = false;
-            }
-            logs[m].push_back(log);
+    for (std::size_t run = 0; run < all.size(); ++run) {
+        const std::size_t m = run / static_cast<std::size_t>(config.seeds);
+        const int seed = static_cast<int>(run % static_cast<std::size_t>(config.seeds)) + 1;
+        const training_log& log = all[run];
+        const std::size_t solved = episodes_to_solve(log);
+        char solved_episode[32] = "-";
+        char solved_step[32] = "-";
+        if (solved > 0) {
+            std::snprintf(solved_episode, sizeof solved_episode, "%zu", solved);
+            std::snprintf(solved_step, sizeof solved_step, "%llu",
+                          static_cast<unsigned long long>(log.episode_end_steps[solved - 1]));
         }
+        std::printf("%-8s %4d %9zu %14s %14s %13.1f %12.1f %12.1f %10.4f %8.1f\n", methods[m].name,
+                    seed, log.episode_returns.size(), solved_episode, solved_step,
+                    mean_return_over_training(log, settings.steps),
+                    moving_average_at(log, settings.steps), log.greedy_return, log.final_loss,
+                    log.seconds);
+        if (csv) {
+            for (std::size_t e = 0; e < log.episode_returns.size(); ++e) {
+                csv << methods[m].name << ',' << seed << ',' << e + 1 << ','
+                    << log.episode_end_steps[e] << ',' << log.episode_returns[e] << '\n';
+            }
+        }
+        if (!log.losses_finite || log.updates == 0 || log.episode_returns.empty()) {
+            std::printf("FAIL: %s seed %d: %s\n", methods[m].name, seed,
+                        log.losses_finite ? "no update or no episode" : "non-finite loss");
+            ok = false;
+        }
+        logs[m].push_back(log);
     }
 
-    // The learning curve: the 20-episode mean return at every tenth of the run, mean [min, max]
-    // over the seeds.
-    std::printf("\nlearning curve: mean return of the last %zu episodes, mean [min, max] over "
-                "seeds\n%8s",
+    // The learning curve: the 20-episode mean return at every tenth of the run, the mean over
+    // seeds with its 95% confidence interval.
+    std::printf("\nlearning curve: mean return of the last %zu episodes; mean over seeds [95%% "
+                "confidence interval]\n%8s",
                 solve_window, "step");
     for (const method& m : methods) {
         std::printf("  %-24s", m.name);
@@ -381,21 +676,66 @@ int run_experiment(const options& config) {
         const std::uint64_t step = settings.steps * static_cast<std::uint64_t>(tenth) / 10;
         std::printf("%8llu", static_cast<unsigned long long>(step));
         for (std::size_t m = 0; m < methods.size(); ++m) {
-            double sum = 0.0;
-            double low = std::numeric_limits<double>::infinity();
-            double high = -low;
+            std::vector<double> values;
             for (const training_log& log : logs[m]) {
-                const double value = moving_average_at(log, step);
-                sum += value;
-                low = std::min(low, value);
-                high = std::max(high, value);
+                values.push_back(moving_average_at(log, step));
             }
+            const interval band = mean_interval(values);
             char cell[64];
-            std::snprintf(cell, sizeof cell, "%.1f [%.1f, %.1f]", sum / logs[m].size(), low, high);
+            std::snprintf(cell, sizeof cell, "%.1f [%.1f, %.1f]", mean_of(values), band.low,
+                          band.high);
             std::printf("  %-24s", cell);
         }
         std::printf("\n");
     }
+
+    // The comparison of per (b) against uniform (a).
+    const auto measure = [&](std::size_t m, auto of) {
+        std::vector<double> values;
+        for (const training_log& log : logs[m]) {
+            values.push_back(of(log));
+        }
+        return values;
+    };
+    const auto report = [&](const char* name, const std::vector<double>& a,
+                            const std::vector<double>& b) {
+        const u_test test = mann_whitney(b, a);
+        const interval difference = bootstrap_mean_difference(b, a);
+        std::printf("%-26s %8.1f %8.1f %9.1f [%.1f, %.1f]   U = %.1f, p = %.3g (%s)\n", name,
+                    mean_of(a), mean_of(b), mean_of(b) - mean_of(a), difference.low,
+                    difference.high, test.u, test.p, test.exact ? "exact" : "normal, ties");
+    };
+    const auto over_training = [&](const training_log& log) {
+        return mean_return_over_training(log, settings.steps);
+    };
+    const auto final_average = [&](const training_log& log) {
+        return moving_average_at(log, settings.steps);
+    };
+    const auto greedy = [](const training_log& log) { return log.greedy_return; };
+    std::printf("\nper against uniform, %d seeds each: means, per - uniform [95%% bootstrap "
+                "interval], two-sided Mann-Whitney U of per over uniform\n",
+                config.seeds);
+    std::printf("%-26s %8s %8s %s\n", "measure", "uniform", "per", "difference");
+    report("mean return over training", measure(0, over_training), measure(1, over_training));
+    report("last-20 mean at the end", measure(0, final_average), measure(1, final_average));
+    report("greedy evaluation", measure(0, greedy), measure(1, greedy));
+    int solved_counts[2] = {0, 0};
+    for (std::size_t m = 0; m < 2; ++m) {
+        for (const training_log& log : logs[m]) {
+            solved_counts[m] += episodes_to_solve(log) > 0;
+        }
+    }
+    std::printf("%-26s %5d/%-2d %5d/%-2d   Fisher's exact test, p = %.3g\n",
+                "solved (last-20 >= 475)", solved_counts[0], config.seeds, solved_counts[1],
+                config.seeds,
+                fisher_exact(solved_counts[1], config.seeds, solved_counts[0], config.seeds));
+    const u_test primary = mann_whitney(measure(1, over_training), measure(0, over_training));
+    std::printf("\nprimary test (mean return over training, 5%% level): %s\n",
+                primary.p < 0.05
+                    ? (mean_of(measure(1, over_training)) > mean_of(measure(0, over_training))
+                           ? "per is better than uniform"
+                           : "uniform is better than per")
+                    : "no significant difference");
 
     if (config.quick) {
         std::printf(ok ? "quick check passed\n" : "quick check FAILED\n");

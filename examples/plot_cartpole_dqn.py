@@ -3,14 +3,18 @@
 
 Reads the CSV that `cartpole_dqn --csv FILE` writes (one row per training episode) and draws,
 per method, the mean over seeds of the 20-episode moving average of the return against
-environment steps, with a band from the worst to the best seed.
+environment steps, with its 95% confidence interval (Student's t, as the program prints it).
 
     per_example_cartpole_dqn --csv docs/cartpole_dqn.csv
     /usr/bin/python3 examples/plot_cartpole_dqn.py docs/cartpole_dqn.csv docs/cartpole_dqn.png
+    per_example_cartpole_dqn --reward failure --csv docs/cartpole_dqn_failure.csv
+    /usr/bin/python3 examples/plot_cartpole_dqn.py docs/cartpole_dqn_failure.csv \
+        docs/cartpole_dqn_failure.png "CartPole, failure reward (-1 at the end, else 0): 95% CI"
 """
 
 import bisect
 import csv
+import math
 import sys
 from collections import defaultdict
 
@@ -32,7 +36,41 @@ def moving_average_at(end_steps, returns, step):
     return sum(recent) / len(recent)
 
 
-def main(csv_path, png_path):
+def student_t_quantile(p, df):
+    """The p-quantile (p >= 0.5) of Student's t: Simpson's rule on the density, bisection."""
+    scale = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+
+    def density(t):
+        return scale * (1 + t * t / df) ** (-(df + 1) / 2)
+
+    def cdf(x, intervals=2000):
+        h = x / intervals
+        total = density(0) + density(x)
+        total += sum((4 if i % 2 else 2) * density(i * h) for i in range(1, intervals))
+        return 0.5 + total * h / 3
+
+    low, high = 0.0, 100.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if cdf(middle) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def mean_interval(values, t):
+    """Mean and its confidence interval, mean -+ t sd / sqrt(k)."""
+    k = len(values)
+    mean = sum(values) / k
+    if k < 2:
+        return mean, mean, mean
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    half = t * sd / math.sqrt(k)
+    return mean, mean - half, mean + half
+
+
+def main(csv_path, png_path, title):
     episodes = defaultdict(lambda: defaultdict(lambda: ([], [])))  # method -> seed -> (ends, returns)
     order = []
     last_step = 0
@@ -52,9 +90,11 @@ def main(csv_path, png_path):
             [moving_average_at(ends, returns, step) for step in steps]
             for ends, returns in episodes[method].values()
         ]
-        mean = [sum(values) / len(values) for values in zip(*curves)]
-        low = [min(values) for values in zip(*curves)]
-        high = [max(values) for values in zip(*curves)]
+        t = student_t_quantile(0.975, len(curves) - 1) if len(curves) > 1 else 0.0
+        bands = [mean_interval(values, t) for values in zip(*curves)]
+        mean = [band[0] for band in bands]
+        low = [band[1] for band in bands]
+        high = [band[2] for band in bands]
         (line,) = axes.plot(steps, mean, label=f"{LABELS.get(method, method)}, {len(curves)} seeds")
         axes.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
 
@@ -62,7 +102,7 @@ def main(csv_path, png_path):
     axes.set_xlabel("environment steps")
     axes.set_ylabel(f"return, mean of the last {WINDOW} episodes")
     axes.set_ylim(0, 510)
-    axes.set_title("CartPole-v1, Double DQN: mean and min-max over seeds")
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
@@ -71,6 +111,7 @@ def main(csv_path, png_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(f"usage: {sys.argv[0]} EPISODES.csv PLOT.png")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) not in (3, 4):
+        sys.exit(f"usage: {sys.argv[0]} EPISODES.csv PLOT.png [TITLE]")
+    default_title = "CartPole-v1, Double DQN: mean over seeds, 95% confidence interval"
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else default_title)
