@@ -1,11 +1,13 @@
-// What the two CartPole examples share (cartpole_dqn.cpp, one thread; apex_cartpole.cpp, actor
-// threads and a learner): portable random numbers, the cart-pole itself, the transition the
-// replay stores, the Q-network and its helpers. Examples only: not part of the library.
+// What the LibTorch examples share (cartpole_dqn.cpp and cliffwalk_dqn.cpp, one thread per
+// run; apex_cartpole.cpp, actor threads and a learner): portable random numbers, the cart-pole
+// itself, the transition the replay stores, the Q-network and its helpers, and the DQN update
+// from a tensor_replay. Examples only: not part of the library.
 #ifndef PER_EXAMPLES_CARTPOLE_HPP
 #define PER_EXAMPLES_CARTPOLE_HPP
 
 #include <per/dqn_loss.hpp>
 #include <per/random.hpp>
+#include <per/torch/tensor_replay.hpp>
 
 #include <torch/torch.h>
 
@@ -171,6 +173,52 @@ inline per::dqn::array_view<const float> values_of(const torch::Tensor& tensor) 
     TORCH_CHECK(tensor.is_contiguous() && tensor.scalar_type() == torch::kFloat,
                 "values_of needs a contiguous float tensor");
     return {tensor.data_ptr<float>(), static_cast<std::size_t>(tensor.numel())};
+}
+
+// --- The learner's update ------------------------------------------------------------------
+
+// One Double DQN update from a per::torch::tensor_replay whose columns are state, action
+// (int64), reward (float32), next_state and discount (float64: gamma^m, or 0 after a
+// termination, as per::n_step_writer computes it); returns the batch's loss. The optimizer
+// updates `online`; the caller moves `target` (blend_parameters).
+template <class Generator>
+float learn_from(per::torch::tensor_replay<>& buffer, std::size_t batch_size, double beta,
+                 Generator& engine, q_network& online, q_network& target,
+                 torch::optim::Optimizer& optimizer, const per::dqn::td_loss_options& options) {
+    // per: a prioritized batch, gathered into tensors: one index_select per column.
+    const per::torch::tensor_batch batch = buffer.sample(batch_size, beta, engine);
+    const auto rows = static_cast<std::int64_t>(batch.size());
+
+    // Q(s, a) for the actions taken, through autograd; the next states' values without.
+    const torch::Tensor q_taken =
+        online->forward(batch["state"]).gather(1, batch["action"].unsqueeze(1)).squeeze(1);
+    torch::Tensor q_next_online;
+    torch::Tensor q_next_target;
+    {
+        torch::NoGradGuard no_grad;
+        q_next_online = online->forward(batch["next_state"]);
+        q_next_target = target->forward(batch["next_state"]);
+    }
+
+    // per: Double DQN targets R + discount * Q_target(s', argmax Q_online(s')), TD errors, the
+    // importance-weighted loss, its gradient with respect to each Q(s, a), and the new
+    // priorities |delta|, in one call. The importance weights are the sampler's, in double
+    // (batch.weights() holds them as a float32 tensor, for losses built in LibTorch).
+    const torch::Tensor& discounts = batch["discount"]; // float64, contiguous
+    per::dqn::loss_result<float> result = per::dqn::td_loss(
+        values_of(q_taken.detach()), values_of(q_next_target), values_of(batch["reward"]),
+        per::dqn::discounts_view(discounts.data_ptr<double>(), batch.size()),
+        batch.draws().weights(), options, values_of(q_next_online));
+
+    // The gradient enters autograd at q_taken: backward() carries it into the weights, as
+    // loss.backward() would for a loss built from tensor operations.
+    optimizer.zero_grad();
+    q_taken.backward(torch::from_blob(result.gradient.data(), {rows}));
+    optimizer.step();
+
+    // per: the new priorities (the buffer adds its epsilon).
+    buffer.update_priorities(batch.handles(), torch::from_blob(result.priorities.data(), {rows}));
+    return result.loss;
 }
 
 } // namespace per_examples

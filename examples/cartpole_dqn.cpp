@@ -33,7 +33,7 @@
 // tie. Reported beside it: the difference of the means with a 95% bootstrap interval (10,000
 // resamples, fixed seed), and, for the seeds that solved the task and the final greedy
 // evaluation, Fisher's exact test and the same U test. The measured comparison, on both reward
-// functions, is docs/cartpole-experiment.md.
+// functions, is docs/dqn-experiments.md.
 
 #include <per/dqn_loss.hpp>
 #include <per/n_step.hpp>
@@ -43,6 +43,7 @@
 #include <torch/torch.h>
 
 #include "cartpole.hpp"
+#include "experiment.hpp"
 
 #include <algorithm>
 #include <array>
@@ -55,7 +56,6 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
-#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
@@ -67,10 +67,20 @@ namespace {
 using per_examples::blend_parameters;
 using per_examples::cart_pole;
 using per_examples::greedy_action;
+using per_examples::learn_from;
 using per_examples::observation;
 using per_examples::portable_random;
 using per_examples::q_network;
-using per_examples::values_of;
+// Parallel runs and the tests that compare the methods: examples/experiment.hpp.
+using per_examples::bootstrap_mean_difference;
+using per_examples::fisher_exact;
+using per_examples::interval;
+using per_examples::mann_whitney;
+using per_examples::mean_interval;
+using per_examples::mean_of;
+using per_examples::network_initialization;
+using per_examples::run_in_parallel;
+using per_examples::u_test;
 
 // --- Training ------------------------------------------------------------------------------
 
@@ -108,10 +118,6 @@ struct training_log {
     double greedy_return = 0.0; // mean over evaluation episodes after training, epsilon 0
     double seconds = 0.0;
 };
-
-// torch::manual_seed sets LibTorch's one global generator, which the networks' initializers
-// draw from: runs in parallel threads seed and build their networks one at a time.
-std::mutex network_initialization;
 
 // The columns the replay stores: one n-step transition per row (per::n_step_transition's
 // fields that the learner needs). `discount` is gamma^m for the m rewards summed (m = n, or
@@ -191,46 +197,14 @@ training_log train(const dqn_settings& settings, double alpha, std::uint64_t see
             continue;
         }
 
-        // per: a prioritized batch, gathered into tensors: one index_select per column.
-        const per::torch::tensor_batch batch =
-            buffer.sample(settings.batch_size, beta(t), replay_engine);
-        const auto rows = static_cast<std::int64_t>(batch.size());
-
-        // Q(s, a) for the actions taken, through autograd; the next states' values without.
-        const torch::Tensor q_taken =
-            online->forward(batch["state"]).gather(1, batch["action"].unsqueeze(1)).squeeze(1);
-        torch::Tensor q_next_online;
-        torch::Tensor q_next_target;
-        {
-            torch::NoGradGuard no_grad;
-            q_next_online = online->forward(batch["next_state"]);
-            q_next_target = target->forward(batch["next_state"]);
-        }
-
-        // per: Double DQN targets R + discount * Q_target(s', argmax Q_online(s')), TD errors,
-        // the importance-weighted Huber loss, its gradient with respect to each Q(s, a), and the
-        // new priorities |delta|, in one call. The importance weights are the sampler's, in
-        // double (batch.weights() holds them as a float32 tensor, for losses built in LibTorch).
-        const torch::Tensor& discounts = batch["discount"]; // float64, contiguous
-        per::dqn::loss_result<float> result = per::dqn::td_loss(
-            values_of(q_taken.detach()), values_of(q_next_target), values_of(batch["reward"]),
-            per::dqn::discounts_view(discounts.data_ptr<double>(), batch.size()),
-            batch.draws().weights(), loss_options, values_of(q_next_online));
-
-        // The gradient enters autograd at q_taken: backward() carries it into the weights, as
-        // loss.backward() would for a loss built from tensor operations.
-        optimizer.zero_grad();
-        q_taken.backward(torch::from_blob(result.gradient.data(), {rows}));
-        optimizer.step();
-
-        // per: the new priorities (the buffer adds its epsilon).
-        buffer.update_priorities(batch.handles(),
-                                 torch::from_blob(result.priorities.data(), {rows}));
-
+        // per: a prioritized batch, the loss with each row's discount, the gradient into the
+        // network, the new priorities back into the buffer (learn_from, examples/cartpole.hpp).
+        const float loss = learn_from(buffer, settings.batch_size, beta(t), replay_engine, online,
+                                      target, optimizer, loss_options);
         ++log.updates;
-        log.losses_finite = log.losses_finite && std::isfinite(result.loss);
+        log.losses_finite = log.losses_finite && std::isfinite(loss);
         if (settings.steps - t <= 1000) {
-            final_loss_sum += result.loss;
+            final_loss_sum += loss;
             ++final_updates;
         }
         blend_parameters(online, target, settings.target_smoothing);
@@ -254,170 +228,6 @@ training_log train(const dqn_settings& settings, double alpha, std::uint64_t see
     log.greedy_return = evaluation_sum / evaluation_episodes;
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return log;
-}
-
-// --- Statistics ----------------------------------------------------------------------------
-
-double mean_of(const std::vector<double>& values) {
-    return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
-
-// The sample standard deviation (divisor k - 1); 0 for fewer than two values.
-double standard_deviation(const std::vector<double>& values) {
-    if (values.size() < 2) {
-        return 0.0;
-    }
-    const double mean = mean_of(values);
-    double squares = 0.0;
-    for (double value : values) {
-        squares += (value - mean) * (value - mean);
-    }
-    return std::sqrt(squares / static_cast<double>(values.size() - 1));
-}
-
-// The p-quantile (p in [0.5, 1)) of Student's t distribution with df degrees of freedom: its
-// density integrated from 0 by Simpson's rule (2000 intervals), inverted by bisection. Accurate
-// to about 1e-6 for the df and p used here, which is plenty for a confidence band.
-double student_t_quantile(double p, double df) {
-    const double scale = std::exp(std::lgamma((df + 1) / 2) - std::lgamma(df / 2)) /
-                         std::sqrt(df * 3.14159265358979323846);
-    const auto density = [&](double t) { return scale * std::pow(1 + t * t / df, -(df + 1) / 2); };
-    const auto cdf = [&](double x) {
-        constexpr int intervals = 2000;
-        const double h = x / intervals;
-        double sum = density(0) + density(x);
-        for (int i = 1; i < intervals; ++i) {
-            sum += (i % 2 == 1 ? 4 : 2) * density(i * h);
-        }
-        return 0.5 + sum * h / 3;
-    };
-    double low = 0.0;
-    double high = 100.0; // beyond the 0.975 quantile of every df >= 1 (12.7 for df 1)
-    for (int i = 0; i < 60; ++i) {
-        const double middle = (low + high) / 2;
-        (cdf(middle) < p ? low : high) = middle;
-    }
-    return (low + high) / 2;
-}
-
-struct interval {
-    double low;
-    double high;
-};
-
-// The 95% confidence interval of the mean, mean -+ t(0.975, k - 1) sd / sqrt(k).
-interval mean_interval(const std::vector<double>& values) {
-    const double mean = mean_of(values);
-    if (values.size() < 2) {
-        return {mean, mean};
-    }
-    const double k = static_cast<double>(values.size());
-    const double half =
-        student_t_quantile(0.975, k - 1) * standard_deviation(values) / std::sqrt(k);
-    return {mean - half, mean + half};
-}
-
-// The two-sided Mann-Whitney U test (Wilcoxon rank-sum) of "a and b come from one
-// distribution". U counts the pairs (x in a, y in b) with x > y, ties as 1/2; under the null
-// hypothesis every assignment of the pooled values to the groups is equally likely. Without
-// ties the p-value is exact: the number of assignments with each U is the coefficient of
-// q^U in the Gaussian binomial coefficient [m + n choose m]_q = prod_{i=1..m} (1 - q^(n+i)) /
-// (1 - q^i), integers that doubles hold exactly up to C(m + n, m) < 2^53. With ties it is the
-// normal approximation with the tie-corrected variance and a continuity correction.
-struct u_test {
-    double u;
-    double p;
-    bool exact;
-};
-
-u_test mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {
-    const std::size_t m = a.size();
-    const std::size_t n = b.size();
-    double u = 0.0;
-    for (double x : a) {
-        for (double y : b) {
-            u += x > y ? 1.0 : x == y ? 0.5 : 0.0;
-        }
-    }
-    std::vector<double> pooled(a);
-    pooled.insert(pooled.end(), b.begin(), b.end());
-    std::sort(pooled.begin(), pooled.end());
-    double tie_term = 0.0; // sum over groups of equal values of t^3 - t
-    for (std::size_t i = 0; i < pooled.size();) {
-        std::size_t j = i;
-        while (j < pooled.size() && pooled[j] == pooled[i]) {
-            ++j;
-        }
-        const double t = static_cast<double>(j - i);
-        tie_term += t * t * t - t;
-        i = j;
-    }
-    const double mean_u = static_cast<double>(m * n) / 2;
-    if (tie_term == 0.0) {
-        std::vector<double> count(m * n + 1, 0.0);
-        count[0] = 1.0;
-        for (std::size_t i = 1; i <= m; ++i) {
-            for (std::size_t k = m * n; k >= n + i; --k) { // times (1 - q^(n+i))
-                count[k] -= count[k - n - i];
-            }
-            for (std::size_t k = i; k <= m * n; ++k) { // divided by (1 - q^i)
-                count[k] += count[k - i];
-            }
-        }
-        const double total = std::accumulate(count.begin(), count.end(), 0.0);
-        double at_most = 0.0;
-        double at_least = 0.0;
-        for (std::size_t k = 0; k <= m * n; ++k) {
-            at_most += static_cast<double>(k) <= u ? count[k] : 0.0;
-            at_least += static_cast<double>(k) >= u ? count[k] : 0.0;
-        }
-        return {u, std::min(1.0, 2 * std::min(at_most, at_least) / total), true};
-    }
-    const double total = static_cast<double>(m + n);
-    const double variance =
-        static_cast<double>(m * n) / 12 * (total + 1 - tie_term / (total * (total - 1)));
-    const double z = (std::fabs(u - mean_u) - 0.5) / std::sqrt(variance);
-    return {u, std::min(1.0, std::erfc(std::max(z, 0.0) / std::sqrt(2.0))), false};
-}
-
-// Fisher's exact test of a 2 x 2 table (successes of a out of a_n, of b out of b_n), two-sided:
-// the probability, given the margins, of a table no more likely than the one observed.
-double fisher_exact(int a_successes, int a_n, int b_successes, int b_n) {
-    const int successes = a_successes + b_successes;
-    const auto log_choose = [](int n, int k) {
-        return std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0);
-    };
-    const auto probability = [&](int k) {
-        return std::exp(log_choose(a_n, k) + log_choose(b_n, successes - k) -
-                        log_choose(a_n + b_n, successes));
-    };
-    const double observed = probability(a_successes);
-    double p = 0.0;
-    for (int k = std::max(0, successes - b_n); k <= std::min(a_n, successes); ++k) {
-        const double value = probability(k);
-        p += value <= observed * (1 + 1e-9) ? value : 0.0;
-    }
-    return std::min(1.0, p);
-}
-
-// The 95% percentile bootstrap interval of mean(a) - mean(b): both groups resampled with
-// replacement 10,000 times, with a fixed seed.
-interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b) {
-    constexpr int resamples = 10'000;
-    std::mt19937_64 engine(20'160'502); // fixed: the interval is part of the published result
-    const auto resampled_mean = [&](const std::vector<double>& values) {
-        double sum = 0.0;
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            sum += values[per::uniform_below(engine, values.size())];
-        }
-        return sum / static_cast<double>(values.size());
-    };
-    std::vector<double> differences(resamples);
-    for (double& difference : differences) {
-        difference = resampled_mean(a) - resampled_mean(b);
-    }
-    std::sort(differences.begin(), differences.end());
-    return {differences[resamples * 25 / 1000], differences[resamples * 975 / 1000 - 1]};
 }
 
 // --- Reporting -----------------------------------------------------------------------------
@@ -553,53 +363,6 @@ options parse_options(int argc, char** argv) {
     return result;
 }
 
-// Every (method, seed) run, `jobs` at a time, each in its own thread; results in run order.
-std::vector<training_log> run_all(const dqn_settings& settings, const std::vector<method>& methods,
-                                  int seeds, int jobs) {
-    const std::size_t runs = methods.size() * static_cast<std::size_t>(seeds);
-    std::vector<training_log> logs(runs);
-    std::vector<std::exception_ptr> errors(runs);
-    std::mutex progress;
-    std::size_t next = 0;
-    std::size_t done = 0;
-    const auto worker = [&] {
-        for (;;) {
-            std::size_t run;
-            {
-                const std::lock_guard<std::mutex> lock(progress);
-                if (next == runs) {
-                    return;
-                }
-                run = next++;
-            }
-            const method& m = methods[run / static_cast<std::size_t>(seeds)];
-            const auto seed = static_cast<std::uint64_t>(run % static_cast<std::size_t>(seeds)) + 1;
-            try {
-                logs[run] = train(settings, m.alpha, seed);
-            } catch (...) {
-                errors[run] = std::current_exception();
-            }
-            const std::lock_guard<std::mutex> lock(progress);
-            std::fprintf(stderr, "\r%zu of %zu runs done", ++done, runs);
-        }
-    };
-    std::vector<std::thread> threads;
-    for (int j = 1; j < std::min<int>(jobs, static_cast<int>(runs)); ++j) {
-        threads.emplace_back(worker);
-    }
-    worker();
-    for (std::thread& thread : threads) {
-        thread.join();
-    }
-    std::fprintf(stderr, "\n");
-    for (const std::exception_ptr& error : errors) {
-        if (error) {
-            std::rethrow_exception(error);
-        }
-    }
-    return logs;
-}
-
 int run_experiment(const options& config) {
     const std::vector<method> methods = {{"uniform", 0.0}, {"per", 0.6}};
     std::ofstream csv;
@@ -629,7 +392,11 @@ int run_experiment(const options& config) {
                 "solved at ep.", "solved at step", "mean return", "last-20 mean", "greedy eval",
                 "final loss", "seconds");
 
-    const std::vector<training_log> all = run_all(settings, methods, config.seeds, config.jobs);
+    const auto seeds = static_cast<std::size_t>(config.seeds);
+    const std::vector<training_log> all =
+        run_in_parallel<training_log>(methods.size() * seeds, config.jobs, [&](std::size_t run) {
+            return train(settings, methods[run / seeds].alpha, run % seeds + 1);
+        });
     std::vector<std::vector<training_log>> logs(methods.size());
     bool ok = true;
     for (std::size_t run = 0; run < all.size(); ++run) {
