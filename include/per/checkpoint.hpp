@@ -190,6 +190,12 @@ private:
 /// The format version save writes and load reads.
 inline constexpr std::uint32_t checkpoint_format_version = 1;
 
+// The enumerators name the classes that write each kind; GCC's -Wshadow would warn that
+// rank_based_sampler shadows the class of that name (a scoped enumerator cannot clash with it).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 /// The kind tag of a checkpoint: which object wrote it.
 enum class checkpoint_kind : std::uint32_t {
     sampler = 1,                 // basic_prioritized_sampler<SumTree>
@@ -199,6 +205,9 @@ enum class checkpoint_kind : std::uint32_t {
     rank_based_replay = 5,       // prioritized_replay<Item, rank_based_sampler>
     naive_rank_based_replay = 6, // naive_rank_based_replay<Item>
 };
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace detail {
 

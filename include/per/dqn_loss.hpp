@@ -465,7 +465,7 @@ void write_targets(array_view<const T> rewards, bootstrap_discount<T> discount,
     for (std::size_t i = 0; i < rewards.size(); ++i) {
         const T* target_row = q_next_target.data() + i * num_actions;
         const T* chooser_row = q_next_online ? q_next_online + i * num_actions : target_row;
-        const double bootstrap = target_row[argmax(chooser_row, num_actions)];
+        const double bootstrap = static_cast<double>(target_row[argmax(chooser_row, num_actions)]);
         targets[i] = static_cast<T>(static_cast<double>(rewards[i]) + discount(i) * bootstrap);
     }
 }
@@ -500,7 +500,7 @@ double mean_weighted_loss(array_view<const T> td_errors, weights_view weights, l
                           double huber_threshold) {
     double sum = 0.0;
     for (std::size_t i = 0; i < td_errors.size(); ++i) {
-        sum += weights[i] * element_loss(td_errors[i], kind, huber_threshold);
+        sum += weights[i] * element_loss(static_cast<double>(td_errors[i]), kind, huber_threshold);
     }
     return sum / static_cast<double>(td_errors.size());
 }
@@ -511,7 +511,8 @@ void write_gradient(array_view<const T> td_errors, weights_view weights, loss_ki
                     double huber_threshold, array_view<T> gradient) {
     const double batch = static_cast<double>(td_errors.size());
     for (std::size_t i = 0; i < td_errors.size(); ++i) {
-        const double derivative = element_loss_derivative(td_errors[i], kind, huber_threshold);
+        const double derivative =
+            element_loss_derivative(static_cast<double>(td_errors[i]), kind, huber_threshold);
         gradient[i] = static_cast<T>(-weights[i] * derivative / batch);
     }
 }

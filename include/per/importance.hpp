@@ -139,12 +139,12 @@ inline void importance_weights_from_values(const double* values, std::size_t cou
     double bases[chunk];
     for (std::size_t begin = 0; begin < count; begin += chunk) {
         const std::size_t size = count - begin < chunk ? count - begin : chunk;
-        bool all_in_range = true;
+        bool chunk_in_range = true;
         for (std::size_t q = 0; q < size; ++q) {
             bases[q] = base_of(values[begin + q]);
-            all_in_range &= in_range(bases[q]);
+            chunk_in_range &= in_range(bases[q]);
         }
-        if (all_in_range) { // the common case: no branch per weight
+        if (chunk_in_range) { // the common case: no branch per weight
             power_batch(bases, size, exponent, weights + begin);
             continue;
         }

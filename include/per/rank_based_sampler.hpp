@@ -233,11 +233,11 @@ public:
     void import_priorities(const sampler_state& state) {
         const size_type capacity = m_weights.capacity();
         std::vector<double> priorities(capacity, -1.0); // negative: not in the tree
-        std::vector<std::uint64_t> stamps(capacity, 0);
+        std::vector<std::uint64_t> fill_stamps(capacity, 0);
         for (size_type slot = 0, k = 0; slot < capacity; ++slot) {
             if (state.filled[slot] != 0) {
                 priorities[slot] = state.priorities[k];
-                stamps[slot] = state.fill_stamps[k];
+                fill_stamps[slot] = state.fill_stamps[k];
                 ++k;
             }
         }
@@ -245,7 +245,7 @@ public:
         for (size_type rank = 1; rank <= weights.size(); ++rank) {
             weights[rank - 1] = rank_weight(rank, m_alpha);
         }
-        m_order.assign(priorities.data(), stamps.data());
+        m_order.assign(priorities.data(), fill_stamps.data());
         m_weights.assign(weights.begin(), weights.end());
         PER_ASSERT(state.fill_count <= sampler_state::max_fill_count); // fill() cannot wrap it
         m_fills = state.fill_count;

@@ -39,6 +39,12 @@ namespace per::detail {
 #if defined(PER_DETAIL_X86_KERNELS)
 #define PER_DETAIL_VECTOR_POWER 1
 
+// The vector-extension casts below reinterpret the bits of a vector as another of the same
+// size; no C++ cast spells that before C++20's std::bit_cast, so they are C-style casts, and a
+// user's -Wold-style-cast stays quiet about them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+
 inline constexpr std::size_t power_lanes = 8;
 
 /// out[0..power_lanes) = x[0..power_lanes)^y by exp(y log x), without branches or library
@@ -146,6 +152,7 @@ PER_DETAIL_AVX2_ENTRY inline void power_lanes_batch_avx2(const double* base, std
                                                          double exponent, double* out) noexcept {
     power_lanes_batch(base, count, exponent, out);
 }
+#pragma GCC diagnostic pop
 #endif
 
 /// out[k] = base[k]^exponent for k in [0, count). `out` may alias `base`.

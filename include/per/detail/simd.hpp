@@ -159,6 +159,11 @@ inline std::size_t count_running_sums_less_equal(const double* values, double u,
 /// holds) and GCC's movemask built-ins (which Clang provides too), rather than the intrinsics of
 /// <immintrin.h>: that header alone costs a translation unit more compile time than the rest of
 /// the library, and the instructions are the same (vcmppd or vcmpps, vmovmskpd or vmovmskps).
+// The vector-extension casts below reinterpret the bits of a vector as another of the same
+// size; no C++ cast spells that before C++20's std::bit_cast, so they are C-style casts, and a
+// user's -Wold-style-cast stays quiet about them.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
 namespace avx2 {
 
 typedef double double_lanes __attribute__((vector_size(32)));
@@ -202,6 +207,7 @@ count_running_sums_less_equal(const double* values, double u, double& total) noe
 }
 
 } // namespace avx2
+#pragma GCC diagnostic pop
 
 /// The build's kernels for the node shapes that have them.
 #if defined(__AVX2__)
