@@ -21,8 +21,9 @@
 //   set_alpha, checkpoint loads, copies and moves), after every 32nd operation and at the end;
 // - identically seeded engines draw the same slots, except where rounding puts a prefix value
 //   within 1e-9 (relative to the total) of a boundary between two positions (slots, or ranks),
-//   with weights and probabilities within 1e-9, every drawn slot live with a non-zero
-//   probability, distinct without replacement, and the engines consumed alike;
+//   with weights and probabilities within 1e-9, every drawn slot live with a non-zero weight
+//   (and probability, unless weight / total underflows), distinct without replacement, and the
+//   engines consumed alike;
 // - checkpoints: the tree buffer's (kind 2 or 5) and the naive one's (kind 3 or 6) hold the same
 //   fields; each loads back into a fresh object that saves the same bytes again and draws the
 //   same batches bit for bit; the sampler's own checkpoint (kind 1 or 4) likewise; a corrupted or
@@ -1331,11 +1332,19 @@ private:
         if (result != "ok") {
             return;
         }
+        // A drawn slot has a non-zero weight w; its probability w / total is non-zero too,
+        // unless the quotient underflows (a subnormal w beside weights of order 1: without
+        // replacement the last draws may have to take it).
+        double total = 0.0;
+        for (double weight : weights) {
+            total += weight;
+        }
         std::vector<std::size_t> slots;
         for (std::size_t k = 0; k < handles.size(); ++k) {
             const replay_handle handle = handles[k];
             PER_FUZZ_CHECK(handle.slot < buffer.size() && handle == buffer.handle(handle.slot) &&
-                               weights[handle.slot] > 0.0 && probabilities[k] > 0.0,
+                               weights[handle.slot] > 0.0 &&
+                               (probabilities[k] > 0.0 || weights[handle.slot] / total == 0.0),
                            "draw " + std::to_string(k) + ": slot " + std::to_string(handle.slot));
             slots.push_back(handle.slot);
         }
