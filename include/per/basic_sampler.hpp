@@ -357,6 +357,27 @@ public:
         draw(batch_size, beta, generator, handles, weights, probabilities);
     }
 
+    /// O(B log C). Draws as sample_into does, the same handles and probabilities bit for bit
+    /// from the same generator state, without the importance-sampling weights: for a caller
+    /// that computes its own over several samplers (concurrent_replay's shards, which weigh
+    /// their draws against the whole buffer). Throws as sample_into does for batch_size, an
+    /// empty sampler or a null handles or probabilities, before drawing: nothing is written and
+    /// the generator is not used. Unchanged on throw.
+    template <class Generator>
+    void draw_into(size_type batch_size, Generator& generator, replay_handle* handles,
+                   double* probabilities) {
+        validate_sample("draw_into", batch_size, 0.0);
+        if (handles == nullptr || probabilities == nullptr) {
+            detail::check_sample_outputs(qualified("draw_into").c_str(), batch_size, handles,
+                                         probabilities);
+        }
+        draw_values(batch_size, generator, handles, probabilities);
+        const double total = total_weight();
+        for (size_type k = 0; k < batch_size; ++k) { // as draw() divides: the same bits
+            probabilities[k] = probabilities[k] / total;
+        }
+    }
+
     // --- Priority updates -------------------------------------------------------------------
 
     /// O(count log C), usually much less per update for a batch: the stale handles are dropped
@@ -638,10 +659,24 @@ private:
     template <class Generator>
     void draw(size_type batch_size, double beta, Generator& generator, replay_handle* handles,
               double* weights, double* probabilities) {
+        draw_values(batch_size, generator, handles, weights);
+        const double total = total_weight();
+        for (size_type k = 0; k < batch_size; ++k) { // apart, so that it vectorizes
+            probabilities[k] = weights[k] / total;
+        }
+        detail::importance_weights_from_values(weights, batch_size, total, size(), beta,
+                                               m_options.normalization(), m_index.smallest_weight(),
+                                               weights);
+    }
+
+    // Steps 1 and 2 of draw(): the handles, and each draw's sampling weight w in values[k].
+    template <class Generator>
+    void draw_values(size_type batch_size, Generator& generator, replay_handle* handles,
+                     double* values) {
         if (m_options.sampling() == sampling_mode::without_replacement) {
-            draw_positions_without_replacement(batch_size, generator, handles, weights);
+            draw_positions_without_replacement(batch_size, generator, handles, values);
         } else {
-            draw_positions_with_replacement(batch_size, generator, handles, weights);
+            draw_positions_with_replacement(batch_size, generator, handles, values);
         }
         // Nothing below throws.
         if constexpr (Index::positions_are_slots) {
@@ -662,13 +697,6 @@ private:
                 }
             }
         }
-        const double total = total_weight();
-        for (size_type k = 0; k < batch_size; ++k) { // apart, so that it vectorizes
-            probabilities[k] = weights[k] / total;
-        }
-        detail::importance_weights_from_values(weights, batch_size, total, size(), beta,
-                                               m_options.normalization(), m_index.smallest_weight(),
-                                               weights);
     }
 
     // Stratified: u_k = (k + U_k) * total / B, one draw per slice, in increasing order (which

@@ -884,9 +884,9 @@ private:
             if (part.buffer.sampler().sampleable_size() == 0) {
                 return false;
             }
-            part.buffer.sample_into(work.shares[s], beta, generator, out.m_handles.data() + begin,
-                                    out.m_weights.data() + begin,
-                                    out.m_probabilities.data() + begin);
+            // The shard's handles and P(i | shard); the weights come below, buffer-wide.
+            part.buffer.draw_into(work.shares[s], generator, out.m_handles.data() + begin,
+                                  out.m_probabilities.data() + begin);
             const Sampler& sampler = part.buffer.sampler();
             const double scale = work.totals[s] / sampler.total_weight(); // T_s / T'_s
             work.smallest[s] = sampler.index().smallest_weight() * scale;

@@ -222,6 +222,14 @@ public:
         m_sampler.sample_into(batch_size, beta, generator, handles, weights, probabilities);
     }
 
+    /// The sampler's draw_into: handles and probabilities as sample_into draws them, without
+    /// importance-sampling weights. Throws as the sampler does; unchanged on throw.
+    template <class Generator>
+    void draw_into(size_type batch_size, Generator& generator, replay_handle* handles,
+                   double* probabilities) {
+        m_sampler.draw_into(batch_size, generator, handles, probabilities);
+    }
+
     // --- Priority updates -------------------------------------------------------------------
 
     /// O(B log N). New raw priorities (|TD error|; epsilon is added here) for sampled items;

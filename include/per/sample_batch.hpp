@@ -100,6 +100,13 @@ inline void check_sample_outputs(const char* where, std::size_t batch_size,
     check("probabilities", probabilities);
 }
 
+/// As above for draws without weights (basic_sampler::draw_into).
+inline void check_sample_outputs(const char* where, std::size_t batch_size,
+                                 const replay_handle* handles, const double* probabilities) {
+    const double unused = 0.0;
+    check_sample_outputs(where, batch_size, handles, &unused, probabilities);
+}
+
 // The samplers' write access to batches (users only read them).
 struct sample_batch_access {
     static void resize(sample_batch& batch, std::size_t size) {
