@@ -3,6 +3,7 @@
 #include <per/dqn_loss.hpp>
 #include <per/n_step.hpp>
 
+#include "dqn_test_values.hpp"
 #include "per_catch.hpp"
 
 #include <cmath>
@@ -20,16 +21,8 @@ using per::dqn::array_view;
 using per::dqn::discounts_view;
 using per::dqn::td_loss_options;
 
-template <class T>
-std::vector<T> values(std::initializer_list<double> list) {
-    std::vector<T> out;
-    for (double value : list) {
-        out.push_back(static_cast<T>(value));
-    }
-    return out;
-}
-
-constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+using per_test::not_a_number;
+using per_test::values;
 
 } // namespace
 

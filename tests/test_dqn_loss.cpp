@@ -1,5 +1,6 @@
 #include <per/dqn_loss.hpp>
 
+#include "dqn_test_values.hpp"
 #include "per_catch.hpp"
 
 #include <array>
@@ -24,16 +25,8 @@ using per::dqn::weights_view;
 
 // Every hand-computed value below is exact in float and double (small dyadic fractions), so
 // results are compared with ==, except where a value like 0.81 is not representable.
-template <class T>
-std::vector<T> values(std::initializer_list<double> list) {
-    std::vector<T> out;
-    for (double value : list) {
-        out.push_back(static_cast<T>(value));
-    }
-    return out;
-}
-
-constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+using per_test::not_a_number;
+using per_test::values;
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 } // namespace
