@@ -51,6 +51,10 @@
 // comparison of every slot (O(N log N) rank-based: the order is sorted once) runs after the
 // operations that touch every slot, every 32nd operation and at the end, and asks the naive
 // reference's own O(N) observers for at most 8 slots. Probes draw with a splitmix64 engine.
+// The strong-guarantee check of copy assignment (items whose copy throws) works on copies of
+// the pairs' twins over such items, imported once per change of the pairs, and is made once per
+// source, target and countdowns while the pairs stay as they are: repeating it would repeat the
+// same deterministic copies, throws and probes (runs of 0xff bytes decode into such repeats).
 //
 // Built twice by tests/fuzz/CMakeLists.txt: with libFuzzer (the fuzz preset) and with a plain
 // main that replays tests/fuzz/corpus and tests/fuzz/crashes in the normal test run;
@@ -754,8 +758,12 @@ public:
     bool step(std::size_t index) {
         m_touched.clear();
         m_whole = false;
+        m_unchanged = false;
         if (!operate()) {
             return false;
+        }
+        if (!m_unchanged) {
+            ++m_generation;
         }
         if (m_whole || (index + 1) % full_check_period == 0) {
             refresh();
@@ -1720,10 +1728,8 @@ private:
             break;
         default:
             if constexpr (fuzz_special_members) {
-                throwing_copy_assignment<typename Kind::template tree_of<fuzz_item>>(
-                    source->tree, target ? target->tree : source->tree);
-                throwing_copy_assignment<typename Kind::template naive_of<fuzz_item>>(
-                    source->naive, target ? target->naive : source->naive);
+                throwing_copy_assignments(from, target ? to : from);
+                m_unchanged = true;
             }
             break;
         }
@@ -1753,29 +1759,93 @@ private:
         require_snapshot(a, snapshot_of(b), what);
     }
 
-    // Copy assignment between buffers of items whose copy throws after a countdown the input
-    // chooses: on success the target equals the source, on throw it is exactly as before (the
-    // strong guarantee) and still works.
+    using fragile_tree = typename Kind::template tree_of<fuzz_item>;
+    using fragile_naive = typename Kind::template naive_of<fuzz_item>;
+
+    // The pair's buffers with the same state over items whose copy can throw: imported once per
+    // generation of the pairs, copied (without a throw) for each use.
+    struct fragile_twins {
+        std::uint64_t generation = 0;
+        std::optional<fragile_tree> tree;
+        std::optional<fragile_naive> naive;
+    };
+
     template <class Buffer, class Source>
-    void throwing_copy_assignment(const Source& from, const Source& to) {
-        if (from.capacity() == 0 || to.capacity() == 0) {
+    static void import_twin(std::optional<Buffer>& twin, const Source& buffer) {
+        per::replay_state<int> state = buffer.export_state();
+        per::replay_state<fuzz_item> converted{std::move(state.sampler), state.next_slot, {}};
+        converted.items.reserve(state.items.size());
+        for (int item : state.items) {
+            converted.items.emplace_back(item);
+        }
+        twin.emplace(1);
+        twin->import_state(std::move(converted));
+    }
+
+    fragile_twins& twins_of(std::size_t pair) {
+        fragile_twins& twins = m_twins[pair];
+        if (!twins.tree || twins.generation != m_generation) {
+            import_twin(twins.tree, m_pairs[pair]->tree);
+            import_twin(twins.naive, m_pairs[pair]->naive);
+            twins.generation = m_generation;
+        }
+        return twins;
+    }
+
+    // The strong guarantee of copy assignment, for the tree buffers and the naive ones of pairs
+    // `from` and `to` (the same pair for a self-copy of the state): throwing_copy_assignment with
+    // the countdowns the input chooses. The pairs themselves are not changed, so a check already
+    // made at this generation of the pairs, with the same pairs and countdowns, is not made
+    // again (it is deterministic: it would repeat the same copies, throws and probes; runs of
+    // 0xff bytes, which libFuzzer's mutations insert often, decode into exactly such repeats).
+    void throwing_copy_assignments(std::size_t from, std::size_t to) {
+        pair_type& source = *m_pairs[from];
+        pair_type& target = *m_pairs[to];
+        // -1: the buffers have capacity 0 (moved from); the countdowns are read as before.
+        const auto countdown = [&](const auto& a, const auto& b) {
+            return a.capacity() == 0 || b.capacity() == 0
+                       ? -1L
+                       : static_cast<long>(m_in.below(a.size() + 2));
+        };
+        const long tree_countdown = countdown(source.tree, target.tree);
+        const long naive_countdown = countdown(source.naive, target.naive);
+        const fragile_check check{m_generation, from, to, tree_countdown, naive_countdown};
+        if (std::find(m_fragile_checks.begin(), m_fragile_checks.end(), check) !=
+            m_fragile_checks.end()) {
             return;
         }
-        const auto converted = [](const Source& buffer) {
-            per::replay_state<int> state = buffer.export_state();
-            per::replay_state<fuzz_item> result{std::move(state.sampler), state.next_slot, {}};
-            for (int item : state.items) {
-                result.items.emplace_back(item);
-            }
-            return result;
-        };
-        Buffer source(1);
-        Buffer target(1);
-        source.import_state(converted(from));
-        target.import_state(converted(to));
+        if (!m_fragile_checks.empty() && m_fragile_checks.front().generation != m_generation) {
+            m_fragile_checks.clear();
+        }
+        m_fragile_checks.push_back(check);
+        if (tree_countdown >= 0) {
+            throwing_copy_assignment(*twins_of(from).tree, *twins_of(to).tree, tree_countdown);
+        }
+        if (naive_countdown >= 0) {
+            throwing_copy_assignment(*twins_of(from).naive, *twins_of(to).naive, naive_countdown);
+        }
+    }
+    struct fragile_check {
+        std::uint64_t generation;
+        std::size_t from, to;
+        long tree_countdown, naive_countdown;
+        bool operator==(const fragile_check& other) const {
+            return generation == other.generation && from == other.from && to == other.to &&
+                   tree_countdown == other.tree_countdown &&
+                   naive_countdown == other.naive_countdown;
+        }
+    };
+
+    // Copy assignment between copies of `from` and `to` (buffers of items whose copy throws)
+    // with the item copies failing after `countdown` more: on success the target equals the
+    // source, on throw it is exactly as before (the strong guarantee) and still works.
+    template <class Buffer>
+    void throwing_copy_assignment(const Buffer& from, const Buffer& to, long countdown) {
+        Buffer source(from);
+        Buffer target(to);
         const per::replay_state<fuzz_item> before = target.export_state();
         const probe_result drawn = probe(target);
-        copies_until_failure = static_cast<long>(m_in.below(source.size() + 2));
+        copies_until_failure = countdown;
         const std::string result = outcome([&] { target = source; });
         copies_until_failure = -1;
         if (result == "ok") {
@@ -1801,6 +1871,11 @@ private:
     int m_next_item = 0;
     std::vector<std::size_t> m_touched; // slots the current operation may have changed
     bool m_whole = false;               // the current operation may have changed every slot
+    // Counts the operations that may have changed a pair; m_unchanged: the current one did not.
+    std::uint64_t m_generation = 1;
+    bool m_unchanged = false;
+    fragile_twins m_twins[2];
+    std::vector<fragile_check> m_fragile_checks; // made at generation m_generation
     // Proportional: the weight of each slot by the naive rule, and as the tree rounds it.
     std::vector<double> m_naive_weights, m_tree_weights;
     double m_naive_weight_total = 0.0; // of m_naive_weights, as of the last check_globals
