@@ -238,6 +238,78 @@ TEST_CASE("the generation counter wraps modulo 2^32, with defined results", "[li
 // Debug builds, an infinite total in Release). It also rejects priorities whose weight fits
 // (alpha 1e300, epsilon 1: the limit rounds to 0). The naive buffer, which checks the weight
 // itself, gets all three right.
+// The limit as a bisection over the bit patterns of all non-negative doubles finds it: the
+// definition the sampler's faster search (a closed-form guess, then a narrow bracket) must meet
+// bit for bit.
+template <class Fits>
+double bisected_limit(Fits&& fits) {
+    double largest = std::numeric_limits<double>::max();
+    std::uint64_t low = 0; // fits (checked by the caller)
+    std::uint64_t high;    // past the end
+    std::memcpy(&high, &largest, sizeof high);
+    ++high;
+    while (high - low > 1) {
+        const std::uint64_t middle = low + (high - low) / 2;
+        double value;
+        std::memcpy(&value, &middle, sizeof value);
+        (fits(value) ? low : high) = middle;
+    }
+    double value;
+    std::memcpy(&value, &low, sizeof value);
+    return value;
+}
+
+TEMPLATE_TEST_CASE("priority_limit() is what a bisection over every double finds, for any "
+                   "alpha, epsilon and capacity",
+                   "[limits]", per::sum_tree<double>, per::sum_tree<float>) {
+    using sampler_type = per::basic_prioritized_sampler<TestType>;
+    std::mt19937_64 engine(20261203);
+    // Log-uniform alphas and epsilons over most of double's range, and the edge values.
+    const auto log_uniform = [&engine](double low_exponent, double high_exponent) {
+        std::uniform_real_distribution<double> exponent(low_exponent, high_exponent);
+        return std::pow(10.0, exponent(engine));
+    };
+    std::vector<std::pair<double, double>> cases;
+    const double edge_alphas[] = {0.0, 5e-324, 1e-300, 1e-16, 0.5, 0.6, 0.7, 1.0, 2.0, 1e17};
+    const double edge_epsilons[] = {0.0, 5e-324, 1e-6, 0.01, 1.0, 1e38, 1e300, 1e308};
+    for (double alpha : edge_alphas) {
+        for (double epsilon : edge_epsilons) {
+            cases.emplace_back(alpha, epsilon);
+        }
+    }
+    for (int k = 0; k < 600; ++k) {
+        const double alpha = k % 3 == 0 ? log_uniform(-3, 1) : log_uniform(-300, 300);
+        const double epsilon = k % 5 == 0 ? 0.0 : log_uniform(-320, 308);
+        cases.emplace_back(alpha, epsilon);
+    }
+    std::size_t checked = 0;
+    for (const std::size_t capacity : {std::size_t{1}, std::size_t{5}, std::size_t{4096}}) {
+        const double largest_weight = 0.5 * static_cast<double>(TestType(capacity).max_value());
+        for (const auto& [alpha, epsilon] : cases) {
+            const auto fits = [&, alpha = alpha, epsilon = epsilon](double priority) {
+                const double base = priority + epsilon;
+                return !(base > 0.0) || std::pow(base, alpha) <= largest_weight;
+            };
+            const auto options =
+                replay_options{}.alpha(alpha).epsilon(epsilon).initial_max_priority(0);
+            if (!fits(0.0)) {
+                CHECK_THROWS_AS(sampler_type(capacity, options), std::invalid_argument);
+                continue;
+            }
+            const sampler_type sampler(capacity, options);
+            const double expected = bisected_limit(fits);
+            if (sampler.priority_limit() != expected) { // one line per disagreement, not 1,800
+                FAIL_CHECK("capacity " << capacity << ", alpha " << per_test::hex(alpha)
+                                       << ", epsilon " << per_test::hex(epsilon) << ": limit "
+                                       << per_test::hex(sampler.priority_limit()) << ", bisection "
+                                       << per_test::hex(expected));
+            }
+            ++checked;
+        }
+    }
+    CHECK(checked > 1500);
+}
+
 TEMPLATE_TEST_CASE("a priority is accepted exactly when its weight fits the sums", "[limits]",
                    per::sum_tree<double>, per::sum_tree<float>) {
     using sampler_type = per::basic_prioritized_sampler<TestType>;
