@@ -629,3 +629,74 @@ TEMPLATE_TEST_CASE("the lower-level functions validate, and leave the output unc
         CHECK(unchanged());
     }
 }
+
+TEMPLATE_TEST_CASE("a view of values at a null address is rejected, not read", "[dqn_loss]", float,
+                   double) {
+    // A pointer-and-size view of a tensor that was never allocated, say. Before this check,
+    // weights_view(null, n) counted as "every weight is 1" and the other views were read or
+    // written through the null pointer.
+    using T = TestType;
+    const auto rewards = values<T>({1.0, 2.0});
+    const auto dones = values<T>({0.0, 1.0});
+    const auto q_next = values<T>({1.0, 2.0, 3.0, 4.0});
+    const auto q_taken = values<T>({0.5, 0.25});
+    const std::vector<double> discounts{0.5, 0.0};
+    const T sentinel = T(-42);
+    std::vector<T> out(2, sentinel);
+    const array_view<const T> null_input(nullptr, 2);
+    const array_view<T> null_output(nullptr, 2);
+    const weights_view null_weights(static_cast<const double*>(nullptr), 2);
+    const weights_view null_float_weights(static_cast<const float*>(nullptr), 2);
+    const per::dqn::discounts_view null_discounts(static_cast<const float*>(nullptr), 2);
+    const td_loss_options options = td_loss_options{}.gamma(0.5);
+
+    CHECK_FALSE(null_weights.data());
+    CHECK(weights_view(discounts).data() == discounts.data());
+    CHECK(per::dqn::discounts_view(discounts).data() == discounts.data());
+
+    REQUIRE_THROWS_AS(per::dqn::td_targets(null_input, dones, q_next, out, 0.5),
+                      std::invalid_argument);
+    REQUIRE_THROWS_WITH(per::dqn::td_targets(null_input, dones, q_next, out, 0.5),
+                        "per::dqn::td_targets: rewards.data() = nullptr must point to "
+                        "rewards.size() = 2 values");
+    REQUIRE_THROWS_WITH(per::dqn::td_targets(rewards, null_input, q_next, out, 0.5),
+                        PER_CONTAINS("dones.data() = nullptr"));
+    REQUIRE_THROWS_WITH(
+        per::dqn::td_targets(rewards, dones, array_view<const T>(nullptr, 4), out, 0.5),
+        PER_CONTAINS("q_next_target.data() = nullptr must point to "
+                     "q_next_target.size() = 4 values"));
+    REQUIRE_THROWS_WITH(per::dqn::td_targets(rewards, dones, q_next, null_output, 0.5),
+                        PER_CONTAINS("targets.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::td_targets(rewards, null_discounts, q_next, out),
+                        PER_CONTAINS("discounts.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::double_dqn_td_targets(
+                            rewards, dones, array_view<const T>(nullptr, 4), q_next, out, 0.5),
+                        PER_CONTAINS("q_next_online.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::td_errors(rewards, null_input, out),
+                        PER_CONTAINS("q_taken.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::td_errors(rewards, q_taken, null_output),
+                        PER_CONTAINS("td_errors.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::weighted_loss(null_input),
+                        PER_CONTAINS("td_errors.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::weighted_loss(q_taken, null_weights),
+                        "per::dqn::weighted_loss: weights.data() = nullptr must point to "
+                        "weights.size() = 2 values");
+    REQUIRE_THROWS_WITH(per::dqn::weighted_loss(q_taken, null_float_weights),
+                        PER_CONTAINS("weights.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::loss_gradient(q_taken, {}, null_output),
+                        PER_CONTAINS("gradient.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::priorities_from_td_errors(q_taken, null_output),
+                        PER_CONTAINS("priorities.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::td_loss(q_taken, q_next, rewards, dones, null_weights, options),
+                        "per::dqn::td_loss: weights.data() = nullptr must point to "
+                        "weights.size() = 2 values");
+    REQUIRE_THROWS_WITH(per::dqn::td_loss(null_input, q_next, rewards, dones, {}, options),
+                        PER_CONTAINS("q_taken.data() = nullptr"));
+    REQUIRE_THROWS_WITH(per::dqn::td_loss(q_taken, q_next, rewards, null_discounts, {}, options),
+                        PER_CONTAINS("discounts.data() = nullptr"));
+    CHECK(out == std::vector<T>(2, sentinel));
+    // An empty view may be null: it is the default "no values" (q_next_online without
+    // double DQN, say).
+    CHECK_NOTHROW(
+        per::dqn::td_loss(q_taken, q_next, rewards, dones, {}, options, array_view<const T>()));
+}

@@ -42,7 +42,9 @@
 /// The lower-level functions below write into caller storage and never allocate, for hot loops.
 /// Every function validates all of its input before writing anything, and throws
 /// std::invalid_argument naming the argument and its value, e.g.
-/// "per::dqn::td_targets: gamma = 1.5 must be in [0, 1]"; outputs are then unchanged.
+/// "per::dqn::td_targets: gamma = 1.5 must be in [0, 1]"; outputs are then unchanged. That
+/// includes a view of one or more values whose data() is null (weights and discounts too):
+/// "rewards.data() = nullptr must point to rewards.size() = 32 values".
 ///
 /// Every function comes in a float and a double overload: the Q-values, rewards, dones and
 /// outputs of one call share one scalar type (weights may be float or double). Computation is
@@ -150,6 +152,10 @@ public:
 
     /// False for "no weights" (every weight is 1).
     constexpr bool has_weights() const noexcept { return m_has_weights; }
+    /// The address of the viewed weights (float or double); null for "no weights".
+    constexpr const void* data() const noexcept {
+        return m_doubles ? static_cast<const void*>(m_doubles) : m_floats;
+    }
     /// The number of weights; 0 for "no weights".
     constexpr std::size_t size() const noexcept { return m_size; }
     /// Weight i as a double; 1 for "no weights", whatever i.
@@ -199,6 +205,10 @@ public:
     constexpr explicit discounts_view(const Container& container) noexcept
         : discounts_view(std::data(container), std::size(container)) {}
 
+    /// The address of the viewed discounts (float or double).
+    constexpr const void* data() const noexcept {
+        return m_doubles ? static_cast<const void*>(m_doubles) : m_floats;
+    }
     /// The number of discounts.
     constexpr std::size_t size() const noexcept { return m_size; }
     /// Discount i as a double.
@@ -357,31 +367,45 @@ inline void check_clip(const char* where, const char* name, double clip) {
 }
 
 /// The batch size B is the size of the first per-sample range; a batch needs one sample.
-inline std::size_t check_batch(const char* where, const char* name, std::size_t size) {
+/// A view of `size` > 0 values at a null address (a pointer-and-size view built from an
+/// unallocated tensor, say) is rejected before anything reads or writes through it.
+inline void check_data(const char* where, const char* name, const void* data, std::size_t size) {
+    if (data == nullptr && size > 0) {
+        throw_invalid_argument(where, (std::string(name) + ".data()").c_str(), "nullptr",
+                               "must point to " + size_name(name) + " = " + std::to_string(size) +
+                                   " values");
+    }
+}
+
+inline std::size_t check_batch(const char* where, const char* name, const void* data,
+                               std::size_t size) {
     if (size == 0) {
         throw_invalid_argument(where, size_name(name).c_str(), size, "must be > 0 (empty batch)");
     }
+    check_data(where, name, data, size);
     return size;
 }
 
-inline void check_size(const char* where, const char* name, std::size_t size,
+inline void check_size(const char* where, const char* name, const void* data, std::size_t size,
                        const char* batch_name, std::size_t batch) {
     if (size != batch) {
         throw_invalid_argument(where, size_name(name).c_str(), size,
                                "must equal " + size_name(batch_name) + " = " +
                                    std::to_string(batch));
     }
+    check_data(where, name, data, size);
 }
 
 /// A row-major B x A matrix of Q-values; returns A, the number of actions.
-inline std::size_t check_q_matrix(const char* where, const char* name, std::size_t size,
-                                  const char* batch_name, std::size_t batch) {
+inline std::size_t check_q_matrix(const char* where, const char* name, const void* data,
+                                  std::size_t size, const char* batch_name, std::size_t batch) {
     if (size == 0 || size % batch != 0) {
         throw_invalid_argument(where, size_name(name).c_str(), size,
                                "must be batch x num_actions with num_actions >= 1: a non-zero "
                                "multiple of " +
                                    size_name(batch_name) + " = " + std::to_string(batch));
     }
+    check_data(where, name, data, size);
     return size / batch;
 }
 
@@ -419,7 +443,7 @@ inline void check_weights(const char* where, weights_view weights, std::size_t b
     if (!weights.has_weights()) {
         return;
     }
-    check_size(where, "weights", weights.size(), batch_name, batch);
+    check_size(where, "weights", weights.data(), weights.size(), batch_name, batch);
     for (std::size_t i = 0; i < weights.size(); ++i) {
         if (!(std::isfinite(weights[i]) && weights[i] >= 0.0)) {
             throw_invalid_argument(where, element_name("weights", i).c_str(), weights[i],
@@ -533,9 +557,9 @@ void check_discount_size(const char* where, array_view<const T> dones,
                          const discounts_view* discounts, const char* batch_name,
                          std::size_t batch) {
     if (discounts) {
-        check_size(where, "discounts", discounts->size(), batch_name, batch);
+        check_size(where, "discounts", discounts->data(), discounts->size(), batch_name, batch);
     } else {
-        check_size(where, "dones", dones.size(), batch_name, batch);
+        check_size(where, "dones", dones.data(), dones.size(), batch_name, batch);
     }
 }
 
@@ -560,14 +584,15 @@ void td_targets(const char* where, array_view<const T> rewards, array_view<const
         check_gamma(where, gamma);
         check_n_step(where, n_step);
     }
-    const std::size_t batch = check_batch(where, "rewards", rewards.size());
+    const std::size_t batch = check_batch(where, "rewards", rewards.data(), rewards.size());
     check_discount_size(where, dones, discounts, "rewards", batch);
-    check_q_matrix(where, "q_next_target", q_next_target.size(), "rewards", batch);
+    check_q_matrix(where, "q_next_target", q_next_target.data(), q_next_target.size(), "rewards",
+                   batch);
     if (q_next_online) {
-        check_size(where, "q_next_online", q_next_online->size(), "q_next_target",
-                   q_next_target.size());
+        check_size(where, "q_next_online", q_next_online->data(), q_next_online->size(),
+                   "q_next_target", q_next_target.size());
     }
-    check_size(where, "targets", targets.size(), "rewards", batch);
+    check_size(where, "targets", targets.data(), targets.size(), "rewards", batch);
     check_finite(where, "rewards", rewards);
     const bootstrap_discount<T> discount = checked_discount(where, dones, discounts, gamma, n_step);
     check_finite(where, "q_next_target", q_next_target);
@@ -581,9 +606,9 @@ void td_targets(const char* where, array_view<const T> rewards, array_view<const
 template <class T>
 void td_errors(array_view<const T> targets, array_view<const T> q_taken, array_view<T> td_errors) {
     const char* where = "per::dqn::td_errors";
-    const std::size_t batch = check_batch(where, "targets", targets.size());
-    check_size(where, "q_taken", q_taken.size(), "targets", batch);
-    check_size(where, "td_errors", td_errors.size(), "targets", batch);
+    const std::size_t batch = check_batch(where, "targets", targets.data(), targets.size());
+    check_size(where, "q_taken", q_taken.data(), q_taken.size(), "targets", batch);
+    check_size(where, "td_errors", td_errors.data(), td_errors.size(), "targets", batch);
     check_finite(where, "targets", targets);
     check_finite(where, "q_taken", q_taken);
     write_td_errors(targets, q_taken, td_errors);
@@ -593,7 +618,7 @@ template <class T>
 void check_loss_inputs(const char* where, array_view<const T> td_errors, weights_view weights,
                        loss_kind kind, double huber_threshold) {
     check_loss(where, kind, huber_threshold);
-    const std::size_t batch = check_batch(where, "td_errors", td_errors.size());
+    const std::size_t batch = check_batch(where, "td_errors", td_errors.data(), td_errors.size());
     check_weights(where, weights, batch, "td_errors");
     check_finite(where, "td_errors", td_errors);
 }
@@ -610,7 +635,7 @@ void loss_gradient(array_view<const T> td_errors, weights_view weights, array_vi
                    loss_kind kind, double huber_threshold) {
     const char* where = "per::dqn::loss_gradient";
     check_loss_inputs(where, td_errors, weights, kind, huber_threshold);
-    check_size(where, "gradient", gradient.size(), "td_errors", td_errors.size());
+    check_size(where, "gradient", gradient.data(), gradient.size(), "td_errors", td_errors.size());
     write_gradient(td_errors, weights, kind, huber_threshold, gradient);
 }
 
@@ -619,8 +644,8 @@ void priorities_from_td_errors(array_view<const T> td_errors, array_view<T> prio
                                double clip) {
     const char* where = "per::dqn::priorities_from_td_errors";
     check_clip(where, "clip", clip);
-    const std::size_t batch = check_batch(where, "td_errors", td_errors.size());
-    check_size(where, "priorities", priorities.size(), "td_errors", batch);
+    const std::size_t batch = check_batch(where, "td_errors", td_errors.data(), td_errors.size());
+    check_size(where, "priorities", priorities.data(), priorities.size(), "td_errors", batch);
     check_finite(where, "td_errors", td_errors);
     write_priorities(td_errors, clip, priorities);
 }
@@ -632,13 +657,14 @@ loss_result<T> td_loss(array_view<const T> q_taken, array_view<const T> q_next_t
                        const td_loss_options& options, array_view<const T> q_next_online) {
     const char* where = "per::dqn::td_loss";
     options.validate(where);
-    const std::size_t batch = check_batch(where, "q_taken", q_taken.size());
-    check_size(where, "rewards", rewards.size(), "q_taken", batch);
+    const std::size_t batch = check_batch(where, "q_taken", q_taken.data(), q_taken.size());
+    check_size(where, "rewards", rewards.data(), rewards.size(), "q_taken", batch);
     check_discount_size(where, dones, discounts, "q_taken", batch);
-    check_q_matrix(where, "q_next_target", q_next_target.size(), "q_taken", batch);
+    check_q_matrix(where, "q_next_target", q_next_target.data(), q_next_target.size(), "q_taken",
+                   batch);
     if (options.double_dqn()) {
-        check_size(where, "q_next_online", q_next_online.size(), "q_next_target",
-                   q_next_target.size());
+        check_size(where, "q_next_online", q_next_online.data(), q_next_online.size(),
+                   "q_next_target", q_next_target.size());
     } else if (!q_next_online.empty()) {
         throw_invalid_argument(where, "q_next_online.size()", q_next_online.size(),
                                "must be 0 unless options.double_dqn() is set");
@@ -834,8 +860,9 @@ inline void priorities_from_td_errors(array_view<const double> td_errors,
 /// (td_loss_options::validate), q_taken is empty, rewards or dones differ in size from it,
 /// q_next_target.size() is not a non-zero multiple of B, q_next_online is missing or of the
 /// wrong size with double_dqn, or given without it, weights are given and differ in size from
-/// B, any input value is not finite, a done flag is not 0 or 1, or a weight is negative; and
-/// std::bad_alloc if memory runs out. Inputs are never modified.
+/// B, any input value is not finite, a done flag is not 0 or 1, a weight is negative, or a view
+/// of one or more values has a null data(); and std::bad_alloc if memory runs out. Inputs are
+/// never modified.
 inline loss_result<float> td_loss(array_view<const float> q_taken,
                                   array_view<const float> q_next_target,
                                   array_view<const float> rewards, array_view<const float> dones,

@@ -107,7 +107,8 @@ private:
 /// call (its handles go stale), never padded with another frame. Each episode start stores a
 /// frame no transition begins at, so size() is capacity in long episodes, about capacity *
 /// L / (L + 1) with episodes of L steps (Atari episodes are thousands of frames: well under 1%
-/// lost), and at least (capacity + k) / 2 - 1 when every episode is one step long.
+/// lost), and at least min(capacity, (capacity + k) / 2 - 1) when every episode is one step
+/// long.
 ///
 /// Memory: memory_bytes() = (capacity + k) * frame_size * sizeof(T) for the frames, plus
 /// capacity * record_bytes (frame index, action, reward, flags: 24 bytes on 64-bit targets),
@@ -244,10 +245,11 @@ public:
 
     // --- The episode stream -------------------------------------------------------------------
 
-    /// O(frame_size). Starts an episode at `first_frame` (frame_size() elements, copied): the
-    /// observation env.reset() returned. An episode in progress simply ends (its transitions
-    /// stay as pushed). Throws std::logic_error on a moved-from replay, std::invalid_argument
-    /// if first_frame is null.
+    /// O(frame_size + log C), plus O(log C) per transition whose frame it overwrites (those
+    /// are erased: class comment). Starts an episode at `first_frame` (frame_size() elements,
+    /// copied): the observation env.reset() returned. An episode in progress simply ends (its
+    /// transitions stay as pushed). Throws std::logic_error on a moved-from replay,
+    /// std::invalid_argument if first_frame is null.
     void start_episode(const T* first_frame) {
         static constexpr const char* where = "per::frame_stack_replay::start_episode";
         check_not_moved_from(where);

@@ -114,6 +114,8 @@ public:
     /// truncated's to bool (so float dones work). Throws std::invalid_argument if a size is not
     /// num_envs() ("rewards.size() = 2 must equal num_envs() = 3") or a reward is not finite
     /// ("rewards[1] = nan must be finite"): NaN or inf would poison every return of its window.
+    /// Finite rewards whose discounted sum exceeds double's range (|r| near 1e308) still give
+    /// a return of +-inf, which per::dqn::td_loss then rejects as a reward that is not finite.
     template <class Observations, class Actions, class Rewards, class Terminated, class Truncated,
               class NextObservations, class Sink>
     void step(const Observations& observations, const Actions& actions, const Rewards& rewards,
