@@ -538,3 +538,64 @@ TEST_CASE("concurrent_replay: checkpoints round-trip and refuse another layout",
         REQUIRE(plain.priority(slot) == replay.priority(slot));
     }
 }
+
+TEST_CASE("concurrent_replay: what a review found, each fixed", "[concurrent]") {
+    SECTION("a sharded buffer refuses a checkpoint that samples without replacement") {
+        // Two one-shard checkpoints side by side are what two shards save: the constructor
+        // refuses this mode with shards, and so must load.
+        const auto options =
+            per::replay_options{}.sampling(per::sampling_mode::without_replacement);
+        std::string saved;
+        for (int s = 0; s < 2; ++s) {
+            concurrent part(4, options);
+            for (std::uint64_t id = 0; id < 4; ++id) {
+                REQUIRE(part.push(make_item(id)) == per::replay_status::ok);
+            }
+            saved += checkpoint_of(part);
+        }
+        concurrent target(8, {}, with_shards(2));
+        REQUIRE(target.push(make_item(99)) == per::replay_status::ok);
+        const std::string before = checkpoint_of(target);
+        std::istringstream in(saved);
+        REQUIRE_THROWS_AS(target.load(in), per::checkpoint_error);
+        std::istringstream again(saved);
+        REQUIRE_THROWS_WITH(target.load(again),
+                            PER_CONTAINS("per::concurrent_replay::load: "
+                                         "sampling_mode::without_replacement with 2 shards"));
+        REQUIRE(checkpoint_of(target) == before);
+        REQUIRE(target.options().sampling() == per::sampling_mode::stratified);
+    }
+    SECTION("one shard, without replacement: a batch above sampleable_size() names sample") {
+        concurrent replay(4,
+                          per::replay_options{}.sampling(per::sampling_mode::without_replacement));
+        REQUIRE(replay.push(make_item(1)) == per::replay_status::ok);
+        std::mt19937_64 engine(1);
+        per::concurrent_batch<item> batch;
+        REQUIRE_THROWS_WITH(replay.sample(2, 0.5, engine, batch),
+                            "per::concurrent_replay::sample: batch_size = 2 must be <= "
+                            "sampleable_size() = 1 when sampling without replacement");
+        REQUIRE(replay.rate_counts().samples_admitted == 0);
+    }
+    SECTION("push_batch of a range takes any duration as its timeout") {
+        concurrent replay(8);
+        const std::vector<item> items{make_item(1), make_item(2)};
+        REQUIRE(replay.push_batch(items, std::chrono::milliseconds(5)) == per::replay_status::ok);
+        REQUIRE(replay.push_batch(items, std::chrono::seconds(1)) == per::replay_status::ok);
+        REQUIRE(replay.size() == 4);
+    }
+    SECTION("a load restarts the counts without an undefined cast for huge ratios") {
+        // samples implied = 1000 * 1e20 - target: far above 2^64, where the cast to an integer
+        // is undefined (UBSan's float-cast-overflow); the count saturates at 2^63 instead.
+        concurrent source(1000);
+        for (std::uint64_t id = 0; id < 1000; ++id) {
+            REQUIRE(source.push(make_item(id)) == per::replay_status::ok);
+        }
+        const auto limit = per::rate_limit::sample_to_insert_ratio(1e20, 1, 1e30);
+        concurrent target(1000, {}, per::concurrent_options{}.limit(limit));
+        std::istringstream in(checkpoint_of(source));
+        target.load(in);
+        REQUIRE(target.rate_counts().inserts_completed == 1000);
+        REQUIRE(target.rate_counts().samples_completed == std::uint64_t{1} << 63);
+        REQUIRE(target.rate_counts().samples_admitted == std::uint64_t{1} << 63);
+    }
+}

@@ -189,7 +189,10 @@ struct is_proportional_sampler<basic_sampler<proportional_index<SumTree>>> : std
 /// keep working (a learner can write its last priorities and save a checkpoint).
 ///
 /// Exceptions: the same clear errors as prioritized_replay's, naming
-/// `per::concurrent_replay::<member>`, the argument and its value, from any thread, with the
+/// `per::concurrent_replay::<member>`, the argument and its value, from any thread, except
+/// where a value goes on to the shards' samplers unchanged and they check it: the constructor's
+/// capacity and options, and set_alpha's alpha, are named as the sampler names them
+/// ("per::prioritized_sampler::set_alpha: alpha = -1 must be finite and >= 0"). Always with the
 /// strong guarantee: a call that throws changes nothing, and the rate limiter's counts are
 /// taken back. Item must be nothrow copy-constructible and copy-assignable (a sampled batch
 /// copies items under the shard's lock).
@@ -299,7 +302,9 @@ public:
     /// std::invalid_argument if their sizes differ.
     template <
         class Items, class Priorities,
-        std::enable_if_t<!std::is_pointer_v<Items> && !std::is_arithmetic_v<Priorities>, int> = 0>
+        std::enable_if_t<!std::is_pointer_v<Items> && !std::is_arithmetic_v<Priorities> &&
+                             !std::is_convertible_v<const Priorities&, std::chrono::nanoseconds>,
+                         int> = 0>
     replay_status push_batch(const Items& items, const Priorities& priorities,
                              std::chrono::nanoseconds timeout = wait_forever) {
         if (std::size(items) != std::size(priorities)) {
@@ -328,7 +333,8 @@ public:
             !m_gate.sample_admissible(batch_size)) {
             reject_sample(batch_size, beta); // the messages are built only here
         }
-        const replay_status status = m_gate.admit_sample(batch_size, timeout);
+        std::uint64_t epoch = 0; // the rate limiter's counts this sample belongs to
+        const replay_status status = m_gate.admit_sample(batch_size, timeout, epoch);
         if (status != replay_status::ok) {
             return status;
         }
@@ -339,10 +345,10 @@ public:
                 sample_shards(batch_size, beta, generator, out);
             }
         } catch (...) {
-            m_gate.cancel_sample(batch_size);
+            m_gate.cancel_sample(batch_size, epoch);
             throw;
         }
-        m_gate.complete_sample(batch_size);
+        m_gate.complete_sample(batch_size, epoch);
         return replay_status::ok;
     }
 
@@ -462,7 +468,9 @@ public:
     /// O(N). Sets the priority exponent of every shard (see basic_sampler::set_alpha), with
     /// every shard locked. Throws std::invalid_argument as set_alpha does (checked against the
     /// shard with the largest max priority first, so a refused alpha changes nothing); if
-    /// allocating a shard's O(N / S) staging fails, the shards already changed are set back.
+    /// allocating a shard's O(N / S) staging fails, the shards already changed are set back,
+    /// which allocates as much again: only if that fails too (memory ran out twice in one call)
+    /// can the shards be left with different alphas, a gap not closed yet.
     void set_alpha(double alpha) {
         std::lock_guard<std::mutex> update_lock(m_update_mutex);
         const all_shards_lock lock(*this);
@@ -497,7 +505,7 @@ public:
             part->buffer.clear();
             part->pushed.store(0, std::memory_order_relaxed);
         }
-        m_gate.restart(0); // under the shards' locks: no push or sample completes meanwhile
+        m_gate.restart(0); // under the shards' locks, as every insert completes (see restart)
     }
 
     /// Wakes every waiting push and sample with replay_status::closed; later pushes and samples
@@ -528,7 +536,8 @@ public:
 
     /// O(N). Replaces the whole buffer with what save() wrote, for the same number of shards:
     /// reads shards() checkpoints into new buffers first (per::load validates each), checks that
-    /// their capacities split one total as the constructor would and that their options agree,
+    /// their capacities split one total as the constructor would and that their options agree
+    /// (and, with several shards, do not sample without replacement, as the constructor requires),
     /// and only then swaps them in under every shard's lock. The rate limiter's counts restart
     /// as if the loaded items had just been inserted (see rate_counts()). Throws
     /// per::checkpoint_error naming what is wrong, or what the stream or an allocation throws;
@@ -762,6 +771,9 @@ private:
             shard& part = lock_shard_for_push();
             std::lock_guard<std::mutex> lock(part.mutex, std::adopt_lock);
             if (priorities != nullptr) {
+                // Again under the lock: a set_alpha or load while this call waited may have
+                // lowered priority_limit() (they change it with every shard locked).
+                check_priorities(member, priorities, count);
                 part.buffer.push_batch(items, priorities, count);
             } else if (m_shards.size() > 1) {
                 // The buffer-wide max, not the shard's: pushes of 256 at a time with it, which
@@ -779,11 +791,13 @@ private:
             part.pushed.store(part.pushed.load(std::memory_order_relaxed) + count,
                               std::memory_order_relaxed);
             raise_max_priority(part.buffer.max_priority());
+            // Counted under the shard's lock, which clear() and load() take before they restart
+            // the counts: the items and their count land on the same side of a restart.
+            m_gate.complete_insert(count);
         } catch (...) {
             m_gate.cancel_insert(count);
             throw;
         }
-        m_gate.complete_insert(count);
         return replay_status::ok;
     }
 
@@ -796,6 +810,13 @@ private:
             throw std::out_of_range(qualified("sample") +
                                     ": nothing to sample: " + std::to_string(only.buffer.size()) +
                                     " items, none with a non-zero priority weight");
+        }
+        if (only.buffer.options().sampling() == sampling_mode::without_replacement &&
+            batch_size > only.buffer.sampler().sampleable_size()) {
+            detail::throw_out_of_range(qualified("sample").c_str(), "batch_size", batch_size,
+                                       "must be <= sampleable_size() = " +
+                                           std::to_string(only.buffer.sampler().sampleable_size()) +
+                                           " when sampling without replacement");
         }
         out.resize(batch_size);
         only.buffer.sample_into(batch_size, beta, generator, out.m_handles.data(),
@@ -987,6 +1008,14 @@ private:
                                        qualified("load") + ": shard " + std::to_string(s) +
                                            " has other options than shard 0");
             }
+        }
+        if (count > 1 && loaded[0].options().sampling() == sampling_mode::without_replacement) {
+            // What the constructor refuses, a checkpoint cannot bring in (each shard was saved by
+            // a one-shard buffer, say).
+            throw checkpoint_error(
+                checkpoint_errc::invalid_value,
+                qualified("load") + ": sampling_mode::without_replacement with " +
+                    std::to_string(count) + " shards (a sharded buffer samples with replacement)");
         }
         std::lock_guard<std::mutex> update_lock(m_update_mutex);
         size_type size = 0;

@@ -142,7 +142,10 @@ private:
 /// An insert or sample is "admitted" when its wait ends and "completed" when its items are in
 /// the buffer or drawn; the limit admits samples against completed inserts and inserts against
 /// completed samples, so a call that fails after admission (and is taken back) never lets the
-/// other side past the limit.
+/// other side past the limit. A clear() or load() racing with other calls: a push whose items
+/// it removes was counted before it, one whose items land after it is counted after it (inserts
+/// complete under their shard's lock, which clear and load take), and a sample in flight is
+/// left out of the restarted counts (it drew, at least in part, from what they replaced).
 struct rate_counters {
     std::uint64_t inserts_admitted = 0;  ///< items whose insert was admitted
     std::uint64_t inserts_completed = 0; ///< items now stored (or overwritten since)
@@ -211,7 +214,11 @@ public:
         }
     }
 
-    replay_status admit_sample(std::size_t n, std::chrono::nanoseconds timeout) {
+    // A sample admitted in one epoch (the counts between two restarts) completes or is
+    // cancelled into that epoch only: a restart drops the samples in flight, as if they had
+    // finished before it (they drew, at least in part, from what the clear or load replaced).
+    replay_status admit_sample(std::size_t n, std::chrono::nanoseconds timeout,
+                               std::uint64_t& epoch) {
         if (!m_limit.limited()) {
             return closed_flag() ? replay_status::closed : replay_status::ok;
         }
@@ -220,14 +227,18 @@ public:
             wait(lock, m_samplers, m_waiting_samples, n, timeout, [&] { return can_sample(n); });
         if (status == replay_status::ok) {
             m_counts.samples_admitted += n;
+            epoch = m_epoch;
         }
         return status;
     }
-    void complete_sample(std::size_t n) {
+    void complete_sample(std::size_t n, std::uint64_t epoch) {
         if (m_limit.limited()) {
             bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
+                if (epoch != m_epoch) {
+                    return;
+                }
                 m_counts.samples_completed += n;
                 wake = m_waiting_inserts.count > 0 && can_insert(m_waiting_inserts.least);
             }
@@ -236,11 +247,14 @@ public:
             }
         }
     }
-    void cancel_sample(std::size_t n) noexcept {
+    void cancel_sample(std::size_t n, std::uint64_t epoch) noexcept {
         if (m_limit.limited()) {
             bool wake = false;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
+                if (epoch != m_epoch) {
+                    return;
+                }
                 m_counts.samples_admitted -= n;
                 wake = m_waiting_samples.count > 0 && can_sample(m_waiting_samples.least);
             }
@@ -262,13 +276,14 @@ public:
 
     // Counts as if `size` items had just been inserted into an empty buffer and the samples had
     // kept diff at min_size_to_sample * samples_per_insert (clamped to the band): what clear()
-    // (size 0) and a checkpoint load set. Calls admitted but not yet completed stay admitted
-    // on top of these counts, so that their completion or cancellation still balances.
+    // (size 0) and a checkpoint load set. The caller holds every shard's lock, and inserts
+    // complete under their shard's lock: an insert in flight has not stored its items yet, so
+    // it stays admitted on top of these counts, and its completion (the items then present) or
+    // cancellation balances. Samples in flight are dropped (a new epoch; see admit_sample).
     void restart(std::size_t size) {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             const std::uint64_t inserting = m_counts.inserts_admitted - m_counts.inserts_completed;
-            const std::uint64_t sampling = m_counts.samples_admitted - m_counts.samples_completed;
             std::uint64_t samples = 0;
             if (m_limit.limited() && size > m_limit.min_size_to_sample()) {
                 double target = static_cast<double>(m_limit.min_size_to_sample()) *
@@ -277,12 +292,19 @@ public:
                 target = target > m_limit.max_diff() ? m_limit.max_diff() : target;
                 const double implied =
                     std::floor(static_cast<double>(size) * m_limit.samples_per_insert() - target);
-                samples = implied > 0.0 ? static_cast<std::uint64_t>(implied) : 0;
+                // From 2^63 on (a huge samples_per_insert) the count saturates: a cast beyond
+                // 2^64 is undefined, and 2^63 leaves room to add a batch without wrapping.
+                constexpr std::uint64_t most = std::uint64_t{1} << 63;
+                samples = !(implied > 0.0) ? 0
+                          : implied < static_cast<double>(most)
+                              ? static_cast<std::uint64_t>(implied)
+                              : most;
             }
             m_counts.inserts_completed = size;
             m_counts.inserts_admitted = size + inserting;
             m_counts.samples_completed = samples;
-            m_counts.samples_admitted = samples + sampling;
+            m_counts.samples_admitted = samples;
+            ++m_epoch;
         }
         m_inserters.notify_all();
         m_samplers.notify_all();
@@ -356,6 +378,7 @@ private:
     std::condition_variable m_inserters;
     std::condition_variable m_samplers;
     rate_counters m_counts;
+    std::uint64_t m_epoch = 0; // restarts so far (samples complete into their own epoch)
     waiting_room m_waiting_inserts;
     waiting_room m_waiting_samples;
     std::atomic<bool> m_closed{false};
