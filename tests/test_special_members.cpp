@@ -9,6 +9,7 @@
 // This file replaces the global operator new and delete (to make the n-th allocation fail), so it
 // is its own executable and includes no other allocation-counting header.
 #include <per/checkpoint.hpp>
+#include <per/concurrent_replay.hpp>
 #include <per/min_tree.hpp>
 #include <per/naive_rank_based.hpp>
 #include <per/naive_replay.hpp>
@@ -38,11 +39,14 @@
 
 namespace {
 
-// Allocations left before one fails (std::bad_alloc); negative: none fails.
+// Allocations left before one fails (std::bad_alloc); negative: none fails. With
+// keep_failing, every allocation after that one fails too (memory that stays exhausted).
 long allocations_until_failure = -1;
+bool keep_failing = false;
 
 void* allocate(std::size_t size, std::size_t alignment) {
     if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) {
+        allocations_until_failure = keep_failing ? 0 : -1;
         throw std::bad_alloc();
     }
     size = size == 0 ? 1 : size;
@@ -56,15 +60,18 @@ void* allocate(std::size_t size, std::size_t alignment) {
     return block;
 }
 
-// Runs `attempt` with the 0th, 1st, 2nd, ... allocation failing until it succeeds; `check` runs
-// after each failed attempt (with allocations working again). Returns the number of failures.
+// Runs `attempt` with the 0th, 1st, 2nd, ... allocation failing (and, with `and_every_later`,
+// every allocation after it) until it succeeds; `check` runs after each failed attempt (with
+// allocations working again). Returns the number of failures.
 template <class Attempt, class Check>
-int fail_each_allocation_in_turn(Attempt attempt, Check check) {
+int fail_each_allocation_in_turn(Attempt attempt, Check check, bool and_every_later = false) {
+    keep_failing = and_every_later;
     for (long failing = 0;; ++failing) {
         allocations_until_failure = failing;
         try {
             attempt();
             allocations_until_failure = -1;
+            keep_failing = false;
             return static_cast<int>(failing);
         } catch (const std::bad_alloc&) {
             allocations_until_failure = -1;
@@ -263,6 +270,42 @@ TEMPLATE_TEST_CASE("sampler copy assignment is unchanged on throw when an alloca
         [&] { target = source; }, [&] { REQUIRE(per_test::state(target) == before); });
     CHECK(failures >= 3);
     REQUIRE(per_test::state(target) == per_test::state(source));
+}
+
+TEST_CASE("concurrent_replay::set_alpha is unchanged on throw when an allocation fails",
+          "[special_members][concurrent]") {
+    // Each shard's new weights are computed before any is installed. The first version set the
+    // shards one by one and set the changed ones back on a failure, which allocated again: a
+    // second failure left shards with different alphas (found by a review).
+    for (const std::size_t shards : {std::size_t{1}, std::size_t{3}}) {
+        CAPTURE(shards);
+        per::concurrent_replay<int> replay(90, per::replay_options{}.alpha(0.6),
+                                           per::concurrent_options{}.shards(shards));
+        for (int k = 0; k < 70; ++k) {
+            REQUIRE(replay.push(k, 0.25 * k) == per::replay_status::ok);
+        }
+        const auto saved = [&] {
+            std::ostringstream out;
+            replay.save(out);
+            return out.str();
+        };
+        const std::string before = saved();
+        const int failures = fail_each_allocation_in_turn(
+            [&] { replay.set_alpha(0.9); },
+            [&] {
+                REQUIRE(saved() == before);
+                REQUIRE(replay.alpha() == 0.6);
+                for (std::size_t s = 0; s < shards; ++s) {
+                    REQUIRE(replay.inspect(s, [](const auto& b) { return b.alpha(); }) == 0.6);
+                }
+            },
+            true); // memory stays exhausted: a rollback that allocates fails as well
+        CHECK(failures >= static_cast<int>(2 * shards)); // two trees per shard at least
+        REQUIRE(replay.alpha() == 0.9);
+        for (std::size_t s = 0; s < shards; ++s) {
+            REQUIRE(replay.inspect(s, [](const auto& buffer) { return buffer.alpha(); }) == 0.9);
+        }
+    }
 }
 
 TEST_CASE("tree copy assignment is unchanged on throw when an allocation fails",

@@ -305,9 +305,21 @@ public:
     /// std::invalid_argument if alpha is negative, not finite, or outside what the index can
     /// hold (see the index); std::bad_alloc if the O(C) staging buffer cannot be allocated.
     /// Unchanged on throw.
-    void set_alpha(double alpha) {
-        auto change = m_index.prepare_alpha(qualified("set_alpha").c_str(), alpha, m_max_priority);
-        m_index.install_alpha(std::move(change)); // nothing below throws
+    void set_alpha(double alpha) { install_alpha(prepare_alpha(alpha)); }
+
+    /// What prepare_alpha computes and install_alpha takes: set_alpha in two steps.
+    using alpha_change = typename Index::alpha_change;
+    /// O(C). The first step of set_alpha, for a container that changes several samplers all or
+    /// none (concurrent_replay's shards): validates alpha and computes the new weights. Throws
+    /// as set_alpha does (named set_alpha); the sampler is unchanged either way.
+    alpha_change prepare_alpha(double alpha) const {
+        return m_index.prepare_alpha(qualified("set_alpha").c_str(), alpha, m_max_priority);
+    }
+    /// O(1). The second step: installs what prepare_alpha computed on this sampler, which must
+    /// not have changed in between. Never throws.
+    void install_alpha(alpha_change&& change) noexcept {
+        const double alpha = change.alpha;
+        m_index.install_alpha(std::move(change));
         m_options.alpha(alpha);
     }
 

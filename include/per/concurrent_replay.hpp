@@ -467,10 +467,9 @@ public:
 
     /// O(N). Sets the priority exponent of every shard (see basic_sampler::set_alpha), with
     /// every shard locked. Throws std::invalid_argument as set_alpha does (checked against the
-    /// shard with the largest max priority first, so a refused alpha changes nothing); if
-    /// allocating a shard's O(N / S) staging fails, the shards already changed are set back,
-    /// which allocates as much again: only if that fails too (memory ran out twice in one call)
-    /// can the shards be left with different alphas, a gap not closed yet.
+    /// shard with the largest max priority first) and std::bad_alloc if the new weights of all
+    /// shards (O(N) together, computed before any is installed) cannot be allocated; the
+    /// buffer is unchanged on any throw.
     void set_alpha(double alpha) {
         std::lock_guard<std::mutex> update_lock(m_update_mutex);
         const all_shards_lock lock(*this);
@@ -478,20 +477,22 @@ public:
         for (size_type s = 0; s < order.size(); ++s) {
             order[s] = s;
         }
-        std::stable_sort(order.begin(), order.end(), [&](size_type a, size_type b) {
-            return m_shards[a]->buffer.max_priority() > m_shards[b]->buffer.max_priority();
+        // Ties by shard order. Not std::stable_sort, which allocates a scratch buffer (and goes
+        // without it if that fails): this sort allocates nothing.
+        std::sort(order.begin(), order.end(), [&](size_type a, size_type b) {
+            const double first = m_shards[a]->buffer.max_priority();
+            const double second = m_shards[b]->buffer.max_priority();
+            return first > second || (first == second && a < b);
         });
-        const double before = m_shards.front()->buffer.alpha();
-        size_type done = 0;
-        try {
-            for (; done < order.size(); ++done) {
-                m_shards[order[done]]->buffer.set_alpha(alpha);
-            }
-        } catch (...) {
-            for (size_type k = 0; k < done; ++k) {
-                m_shards[order[k]]->buffer.set_alpha(before);
-            }
-            throw;
+        // Every shard's new weights first (what throws, throws here, with nothing changed),
+        // then installed in a pass that cannot throw.
+        std::vector<typename buffer_type::alpha_change> changes;
+        changes.reserve(order.size());
+        for (const size_type s : order) {
+            changes.push_back(m_shards[s]->buffer.prepare_alpha(alpha));
+        }
+        for (size_type k = 0; k < order.size(); ++k) {
+            m_shards[order[k]]->buffer.install_alpha(std::move(changes[k]));
         }
         publish_settings(*m_shards.front());
     }

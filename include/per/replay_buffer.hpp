@@ -269,6 +269,15 @@ public:
 
     /// O(N) rewrite of every sampling weight (see basic_sampler::set_alpha).
     void set_alpha(double alpha) { m_sampler.set_alpha(alpha); }
+    /// set_alpha in two steps (see basic_sampler::prepare_alpha): the first may throw and
+    /// changes nothing, the second never throws.
+    using alpha_change = typename Sampler::alpha_change;
+    /// O(N). Validates alpha and computes the new weights; the buffer is unchanged.
+    alpha_change prepare_alpha(double alpha) const { return m_sampler.prepare_alpha(alpha); }
+    /// O(1). Installs what prepare_alpha computed on this buffer, unchanged since. Never throws.
+    void install_alpha(alpha_change&& change) noexcept {
+        m_sampler.install_alpha(std::move(change));
+    }
 
     /// O(N). Removes every item. Handles from before stay stale; max_priority() is kept.
     void clear() noexcept {
