@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -482,6 +483,15 @@ TEST_CASE("concurrent_replay: rate limits admit, refuse and time out as document
         REQUIRE_THROWS_WITH(per::rate_limit(1.0, 1, 5.0, 4.0),
                             PER_CONTAINS("min_diff = 5 must be <= max_diff = 4"));
         REQUIRE_THROWS_WITH(per::rate_limit(1.0, 1, NAN, 4.0), PER_CONTAINS("min_diff = nan"));
+        // A band with no width (max_diff - min_diff would be NaN or -inf): refused up front,
+        // not on every later push (found by a review).
+        const double inf = std::numeric_limits<double>::infinity();
+        REQUIRE_THROWS_WITH(per::rate_limit(1.0, 1, inf, inf),
+                            "per::rate_limit: min_diff = inf must be < infinity: no sample could "
+                            "be admitted");
+        REQUIRE_THROWS_WITH(per::rate_limit(1.0, 1, -inf, -inf),
+                            PER_CONTAINS("max_diff = -inf must be > -infinity"));
+        REQUIRE_NOTHROW(per::rate_limit(1.0, 1, -inf, inf));
         REQUIRE_FALSE(per::rate_limit::none().limited());
     }
 }

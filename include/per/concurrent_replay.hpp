@@ -662,7 +662,8 @@ private:
         detail::check_beta(where.c_str(), beta);
         detail::throw_invalid_argument(
             where.c_str(), "batch_size", batch_size,
-            "can never be admitted: it must be <= max_diff - min_diff = " +
+            "can never be admitted in the steady state (see rate_limit): it must be <= max_diff - "
+            "min_diff = " +
                 detail::format_value(limit().max_diff() - limit().min_diff()));
     }
 
@@ -760,8 +761,8 @@ private:
         if (!m_gate.insert_admissible(count)) {
             detail::throw_invalid_argument(
                 qualified(member).c_str(), "count", count,
-                "can never be admitted: count * samples_per_insert must be <= max_diff - "
-                "min_diff = " +
+                "can never be admitted in the steady state (see rate_limit): count * "
+                "samples_per_insert must be <= max_diff - min_diff = " +
                     detail::format_value(limit().max_diff() - limit().min_diff()));
         }
         const replay_status status = m_gate.admit_insert(count, timeout);

@@ -40,9 +40,13 @@ inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanosecond
 /// - an insert of n items is admitted while inserts + n <= min_size_to_sample (filling up is
 ///   free), or if (inserts + n) * samples_per_insert - samples <= max_diff.
 ///
-/// A call that cannot be admitted now waits (up to its timeout). A sample of n can never be
-/// admitted if n > max_diff - min_diff, nor an insert of n if n * samples_per_insert >
-/// max_diff - min_diff: those calls throw std::invalid_argument. Choose
+/// A call that cannot be admitted now waits (up to its timeout). In the steady state (diff
+/// within [min_diff, max_diff], where samples and inserts keep it once the buffer has filled
+/// up) a sample of n can never be admitted if n > max_diff - min_diff, nor an insert of n if
+/// n * samples_per_insert > max_diff - min_diff. Such calls throw std::invalid_argument
+/// up front, even where the fill-up alone would have admitted them once or a few times (an
+/// insert of 100 into an empty buffer with min_size_to_sample 1000, say): otherwise the same
+/// call, repeated, works until the buffer fills and then waits forever. Choose
 /// max_diff - min_diff >= sample batch + insert batch * samples_per_insert, or a sampler and an
 /// inserter can each wait for the other (their timeouts, or close(), then end the wait).
 ///
@@ -81,7 +85,9 @@ public:
     }
 
     /// The general form (Reverb's RateLimiter). Throws std::invalid_argument naming the argument
-    /// if samples_per_insert is not positive and finite, a bound is NaN, or min_diff > max_diff.
+    /// if samples_per_insert is not positive and finite, a bound is NaN, min_diff > max_diff,
+    /// min_diff is +infinity (no sample could ever be admitted) or max_diff is -infinity (no
+    /// insert past the fill-up could).
     rate_limit(double samples_per_insert, std::size_t min_size_to_sample, double min_diff,
                double max_diff)
         : m_samples_per_insert(samples_per_insert)
@@ -96,6 +102,15 @@ public:
         }
         if (std::isnan(max_diff)) {
             detail::throw_invalid_argument(where, "max_diff", max_diff, "must not be NaN");
+        }
+        if (min_diff == std::numeric_limits<double>::infinity()) {
+            detail::throw_invalid_argument(where, "min_diff", min_diff,
+                                           "must be < infinity: no sample could be admitted");
+        }
+        if (max_diff == -std::numeric_limits<double>::infinity()) {
+            detail::throw_invalid_argument(where, "max_diff", max_diff,
+                                           "must be > -infinity: no insert past the fill-up "
+                                           "could be admitted");
         }
         if (min_diff > max_diff) {
             detail::throw_invalid_argument(where, "min_diff", min_diff,
