@@ -48,7 +48,10 @@
 ///
 /// Every function comes in a float and a double overload: the Q-values, rewards, dones and
 /// outputs of one call share one scalar type (weights may be float or double). Computation is
-/// in double; float results are rounded once, when stored. Batch size B >= 1.
+/// in double; float results are rounded once, when stored. Batch size B >= 1. Inputs are
+/// checked finite, results are not: finite values whose target, error or loss exceeds the
+/// scalar's range (float Q-values near 3e38, say) give +-inf, as the same arithmetic would
+/// anywhere else.
 
 namespace per::dqn {
 

@@ -132,7 +132,8 @@ private:
 /// std::logic_error for a push without an episode in progress; the replay is then unchanged
 /// (strong guarantee). Copyable (copy assignment with the strong guarantee); moves are noexcept
 /// and leave the source with capacity() 0, on which start_episode and push throw
-/// std::logic_error until a replay is assigned to it.
+/// std::logic_error until a replay is assigned to it (their range overloads check the range's
+/// size first: a range of another size than frame_size() gets std::invalid_argument).
 template <class T, class Sampler>
 class frame_stack_replay {
     static_assert(std::is_trivially_copyable_v<T>,
