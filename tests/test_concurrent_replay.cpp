@@ -366,6 +366,12 @@ TEST_CASE("concurrent_replay: bad input throws, names the argument and changes n
                  "priorities.size() = 2 must equal items.size() = 3"},
                 {[&] { replay.push_batch(too_many.data(), too_many.size()); }, false,
                  "count = 201 can never be admitted"},
+                {[&] { replay.push_batch(too_many); }, false,
+                 "push_batch: items.size() = 201 can never be admitted in the steady state (see "
+                 "rate_limit): items.size() * samples_per_insert must be <= max_diff - "
+                 "min_diff = 200"},
+                {[&] { replay.push_batch(too_many, std::vector<float>(201, 1.0f)); }, false,
+                 "items.size() = 201 can never be admitted"},
                 {[&] { replay.sample(0, 0.4, rng, batch); }, false,
                  "per::concurrent_replay::sample: batch_size = 0 must be > 0"},
                 {[&] { replay.sample(8, 1.5, rng, batch); }, false, "beta = 1.5"},
@@ -392,6 +398,19 @@ TEST_CASE("concurrent_replay: bad input throws, names the argument and changes n
                 REQUIRE(now.samples_completed == counts.samples_completed);
             });
     }
+    // A band narrower than one insert's samples: no push can ever be admitted past the fill-up,
+    // and the error says it is the limit, not the call.
+    concurrent narrow(10, per::replay_options{},
+                      with_shards(1).limit(per::rate_limit(4.0, 1, -1.0, 2.0)));
+    per_test::require_bad_calls(
+        {{[&] { narrow.push(make_item(1)); }, false,
+          "per::concurrent_replay::push: limit().samples_per_insert() = 4 must be <= max_diff - "
+          "min_diff = 3: no insert can be admitted in the steady state (see rate_limit)"},
+         {[&] { narrow.push(make_item(1), 1.0); }, false, "limit().samples_per_insert() = 4"}},
+        [&] {
+            REQUIRE(narrow.size() == 0);
+            REQUIRE(narrow.rate_counts().inserts_admitted == 0);
+        });
     // Nothing to sample: the buffer and the limiter's counts are as before.
     concurrent empty(10, per::replay_options{}.epsilon(0.0),
                      with_shards(2).limit(per::rate_limit::min_size(1)));

@@ -1731,7 +1731,7 @@ void run_bad_input_limited(std::size_t shards) {
                          const std::vector<record> items(17, stray);
                          limited.push_batch(items);
                      },
-                     false, p + "push_batch: count = 17 can never be admitted"});
+                     false, p + "push_batch: items.size() = 17 can never be admitted"});
     calls.push_back({"sample of weightless items",
                      [&weightless](std::mt19937_64& rng) {
                          batch_type batch;

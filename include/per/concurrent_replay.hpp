@@ -264,7 +264,7 @@ public:
     /// Returns ok, timed_out or closed (nothing stored then). Throws std::invalid_argument if
     /// the limit can never admit one insert.
     replay_status push(const Item& item, std::chrono::nanoseconds timeout = wait_forever) {
-        return insert("push", &item, static_cast<const double*>(nullptr), 1, timeout);
+        return insert("push", nullptr, &item, static_cast<const double*>(nullptr), 1, timeout);
     }
     /// As above with the given raw priority (raising max_priority() if larger). Also throws
     /// std::invalid_argument naming priority if it is negative, not finite or above
@@ -272,7 +272,7 @@ public:
     replay_status push(const Item& item, double priority,
                        std::chrono::nanoseconds timeout = wait_forever) {
         check_priorities("push", &priority, 1);
-        return insert("push", &item, &priority, 1, timeout);
+        return insert("push", nullptr, &item, &priority, 1, timeout);
     }
 
     /// Stores `count` items in this order into one shard, each with priority max_priority(), as
@@ -281,7 +281,8 @@ public:
     /// count items.
     replay_status push_batch(const Item* items, size_type count,
                              std::chrono::nanoseconds timeout = wait_forever) {
-        return insert("push_batch", items, static_cast<const double*>(nullptr), count, timeout);
+        return insert("push_batch", "count", items, static_cast<const double*>(nullptr), count,
+                      timeout);
     }
     /// As above, the k-th item with raw priority priorities[k] (float or double). Also throws
     /// std::invalid_argument naming priorities[k] if one is negative, not finite or above
@@ -291,12 +292,13 @@ public:
                              std::chrono::nanoseconds timeout = wait_forever) {
         static_assert(std::is_arithmetic_v<Priority>, "priorities must be float or double");
         check_priorities("push_batch", priorities, count);
-        return insert("push_batch", items, priorities, count, timeout);
+        return insert("push_batch", "count", items, priorities, count, timeout);
     }
-    /// As push_batch(data, size) for a contiguous range of items.
+    /// As push_batch(data, size) for a contiguous range of items (errors name items.size()).
     template <class Items, std::enable_if_t<!std::is_pointer_v<Items>, int> = 0>
     replay_status push_batch(const Items& items, std::chrono::nanoseconds timeout = wait_forever) {
-        return push_batch(std::data(items), std::size(items), timeout);
+        return insert("push_batch", "items.size()", std::data(items),
+                      static_cast<const double*>(nullptr), std::size(items), timeout);
     }
     /// As push_batch(items, priorities, size) for two contiguous ranges. Throws
     /// std::invalid_argument if their sizes differ.
@@ -312,7 +314,12 @@ public:
                 qualified("push_batch").c_str(), "priorities.size()", std::size(priorities),
                 "must equal items.size() = " + std::to_string(std::size(items)));
         }
-        return push_batch(std::data(items), std::data(priorities), std::size(items), timeout);
+        static_assert(std::is_arithmetic_v<
+                          std::remove_cv_t<std::remove_pointer_t<decltype(std::data(priorities))>>>,
+                      "priorities must be float or double");
+        check_priorities("push_batch", std::data(priorities), std::size(priorities));
+        return insert("push_batch", "items.size()", std::data(items), std::data(priorities),
+                      std::size(items), timeout);
     }
 
     // --- Sampling ---------------------------------------------------------------------------
@@ -653,6 +660,25 @@ private:
         }
     }
 
+    [[noreturn]] void reject_insert(const char* member, const char* count_name,
+                                    size_type count) const {
+        const std::string band = detail::format_value(limit().max_diff() - limit().min_diff());
+        if (count_name == nullptr) {
+            detail::throw_invalid_argument(
+                qualified(member).c_str(), "limit().samples_per_insert()",
+                limit().samples_per_insert(),
+                "must be <= max_diff - min_diff = " + band +
+                    ": no insert can be admitted in the steady state (see rate_limit)");
+        }
+        detail::throw_invalid_argument(qualified(member).c_str(), count_name, count,
+                                       std::string("can never be admitted in the steady state "
+                                                   "(see rate_limit): ") +
+                                           count_name +
+                                           " * samples_per_insert must be <= max_diff - "
+                                           "min_diff = " +
+                                           band);
+    }
+
     [[noreturn]] void reject_sample(size_type batch_size, double beta) const {
         const std::string where = qualified("sample");
         if (batch_size == 0) {
@@ -752,18 +778,17 @@ private:
         }
     }
 
+    // count_name: what the caller calls the item count (count, items.size()), or null for a
+    // single push, whose error then names the limit's samples_per_insert.
     template <class Priority>
-    replay_status insert(const char* member, const Item* items, const Priority* priorities,
-                         size_type count, std::chrono::nanoseconds timeout) {
+    replay_status insert(const char* member, const char* count_name, const Item* items,
+                         const Priority* priorities, size_type count,
+                         std::chrono::nanoseconds timeout) {
         if (count == 0) {
             return m_gate.closed() ? replay_status::closed : replay_status::ok;
         }
         if (!m_gate.insert_admissible(count)) {
-            detail::throw_invalid_argument(
-                qualified(member).c_str(), "count", count,
-                "can never be admitted in the steady state (see rate_limit): count * "
-                "samples_per_insert must be <= max_diff - min_diff = " +
-                    detail::format_value(limit().max_diff() - limit().min_diff()));
+            reject_insert(member, count_name, count);
         }
         const replay_status status = m_gate.admit_insert(count, timeout);
         if (status != replay_status::ok) {
