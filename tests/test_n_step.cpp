@@ -513,6 +513,21 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
              w.step(obs, actions, r, flags, flags, next, sink);
          },
          false, step + "rewards[2] = -inf must be finite"},
+        {[&] {
+             const std::vector<float> dones{0.0f, 0.5f, 1.0f}; // a reward range passed as dones
+             w.step(obs, actions, rewards, dones, flags, next, sink);
+         },
+         false, step + "terminated[1] = 0.5 must be 0 or 1"},
+        {[&] {
+             const double dones[3] = {0.0, 0.0, nan_value};
+             w.step(obs, actions, rewards, flags, dones, next, sink);
+         },
+         false, step + "truncated[2] = nan must be 0 or 1"},
+        {[&] {
+             const std::array<int, 3> dones = {1, 2, 0};
+             w.step(obs, actions, rewards, flags, dones, next, sink);
+         },
+         false, step + "truncated[1] = 2 must be 0 or 1"},
         {[&] { w.step(2, 1L, 0, inf_value, false, false, 2L, sink); }, false,
          step + "reward = inf must be finite (env 2)"},
         {[&] { w.step(0, 1L, 0, nan_value, true, false, 2L, sink); }, false,
@@ -611,7 +626,7 @@ TEST_CASE("the ranges can be arrays, float rewards and bool vectors", "[n_step]"
     const std::array<int, 2> actions = {3, 4};
     const std::array<float, 2> rewards = {0.25f, -1.5f};
     const std::vector<bool> terminated = {false, true};
-    const float truncated[2] = {1.0f, 0.0f}; // float dones: nonzero is true
+    const float truncated[2] = {1.0f, 0.0f}; // float dones: 1 is true, 0 false
     const std::vector<long> next = {2, 12};
     batched.step(obs, actions, rewards, terminated, truncated, next, collect(got));
     one_by_one.step(0, 1L, 3, 0.25, false, true, 2L, collect(want));

@@ -571,6 +571,16 @@ TEST_CASE("bad arguments throw, naming them, and leave the writer as before", "[
          name + "add_all: steps.size() = 2 must equal num_envs() = 3"},
         {[&] { w.add_all(steps, ends4, sink); }, false,
          name + "add_all: episode_ends.size() = 4 must equal num_envs() = 3"},
+        {[&] {
+             const std::array<float, 3> dones = {0.0f, 0.5f, 0.0f};
+             w.add_all(steps, dones, sink);
+         },
+         false, name + "add_all: episode_ends[1] = 0.5 must be 0 or 1"},
+        {[&] {
+             const std::vector<double> dones = {1.0, 0.0, -1.0};
+             w.add_all(steps, dones, sink);
+         },
+         false, name + "add_all: episode_ends[2] = -1 must be 0 or 1"},
     };
     per_test::require_bad_calls(calls, [&] {
         REQUIRE(got.empty());

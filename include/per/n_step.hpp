@@ -111,9 +111,12 @@ public:
     /// argument is a range of num_envs() values with std::size and operator[] (std::vector,
     /// std::vector<bool>, std::array, C arrays, std::span); observations' elements are assigned
     /// to an Obs, actions' to an Act, rewards' converted to double, terminated's and
-    /// truncated's to bool (so float dones work). Throws std::invalid_argument if a size is not
-    /// num_envs() ("rewards.size() = 2 must equal num_envs() = 3") or a reward is not finite
-    /// ("rewards[1] = nan must be finite"): NaN or inf would poison every return of its window.
+    /// truncated's to bool (so float and integer dones work, each exactly 0 or 1). Throws
+    /// std::invalid_argument, before anything changes, if a size is not num_envs()
+    /// ("rewards.size() = 2 must equal num_envs() = 3"), a numeric done flag is not 0 or 1
+    /// ("terminated[1] = 0.5 must be 0 or 1": a mix-up of ranges, not a flag), or a reward is
+    /// not finite ("rewards[1] = nan must be finite"): NaN or inf would poison every return of
+    /// its window.
     /// Finite rewards whose discounted sum exceeds double's range (|r| near 1e308) still give
     /// a return of +-inf, which per::dqn::td_loss then rejects as a reward that is not finite.
     template <class Observations, class Actions, class Rewards, class Terminated, class Truncated,
@@ -130,6 +133,8 @@ public:
         detail::check_env_count(where, "truncated.size()", std::size(truncated), num_envs());
         detail::check_env_count(where, "next_observations.size()", std::size(next_observations),
                                 num_envs());
+        detail::check_env_flags(where, "terminated", terminated, num_envs());
+        detail::check_env_flags(where, "truncated", truncated, num_envs());
         for (size_type env = 0; env < num_envs(); ++env) {
             const double reward = static_cast<double>(rewards[env]);
             if (!std::isfinite(reward)) {

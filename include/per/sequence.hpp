@@ -134,16 +134,19 @@ public:
     /// O(E) plus the copies. One step of every env: steps and episode_ends are ranges of
     /// num_envs() values with std::size and operator[] (std::vector, std::vector<bool>,
     /// std::array, C arrays, std::span); steps' elements are assigned to a Step, episode_ends'
-    /// converted to bool (float dones work). A true episode_ends[env] means steps[env] is the
-    /// last of its episode: as add then end_episode (class comment for the order). Throws
-    /// std::invalid_argument if a size is not num_envs() ("steps.size() = 2 must equal
-    /// num_envs() = 3"). A throwing Step copy while recording changes nothing.
+    /// converted to bool (float and integer dones work, each exactly 0 or 1). A true
+    /// episode_ends[env] means steps[env] is the last of its episode: as add then end_episode
+    /// (class comment for the order). Throws std::invalid_argument, before anything changes, if
+    /// a size is not num_envs() ("steps.size() = 2 must equal num_envs() = 3") or a numeric
+    /// flag is not 0 or 1 ("episode_ends[0] = 0.5 must be 0 or 1"). A throwing Step copy while
+    /// recording changes nothing.
     template <class Steps, class EpisodeEnds, class Sink>
     void add_all(const Steps& steps, const EpisodeEnds& episode_ends, Sink&& sink) {
         static constexpr const char* where = "per::sequence_writer::add_all";
         check_sink<Sink>();
         detail::check_env_count(where, "steps.size()", std::size(steps), num_envs());
         detail::check_env_count(where, "episode_ends.size()", std::size(episode_ends), num_envs());
+        detail::check_env_flags(where, "episode_ends", episode_ends, num_envs());
         for (size_type env = 0; env < num_envs(); ++env) {
             record(env, steps[env]);
         }
