@@ -472,6 +472,20 @@ TEST_CASE("concurrent_replay: rate limits admit, refuse and time out as document
         REQUIRE(replay.rate_counts().inserts_admitted == 0);
         REQUIRE(replay.sample(1, 0.5, rng, batch, 0ns) == per::replay_status::timed_out);
     }
+    SECTION("a ratio that is not a binary fraction means what it says") {
+        // samples_per_insert = 1.0 / 3 (a little below 1/3 as a double) and samples never ahead
+        // (min_diff 0): every third insert admits exactly one more sample, for 30,000 inserts.
+        concurrent replay(64, {},
+                          per::concurrent_options{}.limit(per::rate_limit(1.0 / 3, 1, 0.0, 2.0)));
+        for (int round = 0; round < 10000; ++round) {
+            for (int insert = 0; insert < 3; ++insert) {
+                REQUIRE(replay.sample(1, 0.5, rng, batch, 0ns) == per::replay_status::timed_out);
+                REQUIRE(replay.push(make_item(1), 0ns) == per::replay_status::ok);
+            }
+            REQUIRE(replay.sample(1, 0.5, rng, batch, 0ns) == per::replay_status::ok);
+        }
+        REQUIRE(replay.rate_counts().samples_completed == 10000);
+    }
     SECTION("close") {
         concurrent replay(100, {}, per::concurrent_options{}.limit(per::rate_limit::min_size(5)));
         REQUIRE(replay.push(make_item(1)) == per::replay_status::ok);

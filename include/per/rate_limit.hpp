@@ -50,6 +50,14 @@ inline constexpr std::chrono::nanoseconds wait_forever = std::chrono::nanosecond
 /// max_diff - min_diff >= sample batch + insert batch * samples_per_insert, or a sampler and an
 /// inserter can each wait for the other (their timeouts, or close(), then end the wait).
 ///
+/// The counts are 64-bit integers; the tests above compute diff in double (the product, then
+/// the difference, each rounded), which keeps a ratio such as 1.0 / 3 meaning what it says:
+/// three inserts admit one sample, although the double nearest 1/3 is a little below it
+/// (tests/test_concurrent_replay.cpp checks 10,000 rounds; an fma, exact to that double, would
+/// refuse the sample until a fourth insert). The counts convert to double exactly below 2^53
+/// items (9e15: 285 years at a million items per second); beyond that admission may be off by
+/// a few items in 10^16.
+///
 ///     per::rate_limit::none()                          // no waiting (the default)
 ///     per::rate_limit::min_size(1000)                  // sample once 1000 items were inserted
 ///     per::rate_limit::sample_to_insert_ratio(8.0, 1000, 4096.0) // 8 samples per insert, +-4096
